@@ -1,0 +1,218 @@
+"""The command line: ``fsorg`` / ``python organizer.py``.
+
+A table of subcommands, each naming the module that runs it; a module is imported
+only when its command runs, so ``--help`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+
+from engine import __version__
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # engine.commands.<module>, with run(args) -> int
+    help: str
+    description: str
+    epilog: str = ""
+
+
+GATHER = Command(
+    "gather",
+    "gather",
+    "scan a library folder into a new snapshot",
+    "Scan PATH (the root of your asset library) into a new snapshot in DIR/index.db: every "
+    "folder and every file (name, extension, size, modification time). Unreadable folders "
+    "are recorded as scan errors and the scan goes on; symbolic links are not followed. "
+    "Ctrl-C stops cleanly and marks the snapshot cancelled. Rescanning makes a new snapshot.",
+    "example:\n  python organizer.py gather ~/Assets/Maps --storage data",
+)
+
+MODEL_COMMANDS = [
+    Command(
+        "extract-features",
+        "extract_features",
+        "compute per-folder features and the model text",
+        "Compute features for every folder of a snapshot (name, normalized name, parents, "
+        "children, siblings, file extensions, counts, flags, the text fed to the model and the "
+        "heuristic's first guess) and store them in training.db. Re-running is safe.",
+        "example:\n  python organizer.py model extract-features --snapshot-id 1",
+    ),
+    Command(
+        "generate-samples",
+        "generate_samples",
+        "pick a small diverse set of folders to label (CSV)",
+        "Pick sample_size folders to label, spread over depths, parents, heuristic labels and "
+        "name shapes, and write them to a CSV with an empty 'label' column and context columns. "
+        "Folders labelled in the newest label run are never offered again.",
+        "example:\n  python organizer.py model generate-samples --output-csv outputs/baseline_eval.csv",
+    ),
+    Command(
+        "apply-classifications",
+        "apply_classifications",
+        "import a labelled samples CSV as a new label run",
+        "Validate every row of a labelled CSV (known folder, label in the taxonomy, no "
+        "conflicting duplicates) and then store all labels as a new label run in one "
+        "transaction. If any row is invalid nothing is written and each bad row is listed.",
+        "example:\n  python organizer.py model apply-classifications --input-csv outputs/baseline_eval.csv",
+    ),
+    Command(
+        "train",
+        "train",
+        "fine-tune a classifier on a label run (SetFit + hard negatives)",
+        "Fine-tune the sentence model on labelled folders with contrastive pairs mined as hard "
+        "negatives, fit a class-balanced head, print the evaluation report on the held-out "
+        "split and save the model folder atomically.",
+        "example:\n  python organizer.py model train --model-path ./models/my_classifier",
+    ),
+    Command(
+        "predict",
+        "predict",
+        "label every folder with a trained model or the baseline",
+        "Predict a label, a confidence and per-class probabilities for every folder (or only "
+        "the labelled ones), store them in training.db, and print the evaluation report where "
+        "labels exist. Set use_baseline=true in the config to use the shipped baseline.",
+        "examples:\n  python organizer.py model predict --model-path ./models/my_classifier\n"
+        "  python organizer.py model predict --config config/fine_tuning/predict_baseline.json",
+    ),
+    Command(
+        "zero-shot",
+        "zero_shot",
+        "classify with the taxonomy's descriptions only (no training)",
+        "Classify folders by similarity to the taxonomy's label descriptions and examples, "
+        "without any of your labels, and print the evaluation report against a label run.",
+        "example:\n  python organizer.py model zero-shot --split test",
+    ),
+]
+
+
+def _add_storage(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage",
+        metavar="DIR",
+        help="data folder holding index.db and training.db (default: the per-user data folder, "
+        "or $FS_ORGANIZER_BASE_PATH/data)",
+    )
+
+
+def _add_config(p: argparse.ArgumentParser, command: str) -> None:
+    p.add_argument(
+        "--config",
+        metavar="F",
+        help=f"JSON config that overrides config/fine_tuning/{command}.json",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fsorg",
+        description="fsorg: scan a messy asset library, label a few folders, let a model label the rest.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'fsorg COMMAND --help' for a command's options. The desktop app is 'fsorg-desktop'.",
+    )
+    parser.add_argument("--version", action="version", version=f"fsorg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    g = sub.add_parser(
+        GATHER.name,
+        help=GATHER.help,
+        description=GATHER.description,
+        epilog=GATHER.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g.add_argument("path", metavar="PATH", help="root folder of the library to scan")
+    _add_storage(g)
+    g.set_defaults(_command=GATHER)
+
+    model = sub.add_parser(
+        "model",
+        help="features, samples, labels, training and prediction",
+        description="The fine-tuning workflow: extract-features, generate-samples, "
+        "apply-classifications, predict (baseline), train, predict, zero-shot.",
+    )
+    msub = model.add_subparsers(dest="model_command", metavar="MODEL_COMMAND")
+    for cmd in MODEL_COMMANDS:
+        p = msub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.description,
+            epilog=cmd.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_storage(p)
+        _add_config(p, cmd.module)
+        if cmd.name in ("extract-features", "generate-samples"):
+            p.add_argument("--snapshot-id", type=int, metavar="N", help="snapshot (default: latest complete)")
+        if cmd.name == "generate-samples":
+            p.add_argument("--output-csv", metavar="F", required=True, help="where to write the samples CSV")
+            p.add_argument("--sample-size", type=int, metavar="N", help="override sample_size")
+            p.add_argument(
+                "--strategy",
+                choices=("diverse", "uncertainty"),
+                help="override the config's strategy",
+            )
+        if cmd.name == "apply-classifications":
+            p.add_argument(
+                "--input-csv",
+                metavar="F",
+                help="labelled CSV (default: <storage>/samples.csv)",
+            )
+        if cmd.name in ("train", "predict"):
+            p.add_argument("--model-path", metavar="DIR", help="model folder (train: where to save it)")
+        if cmd.name in ("train", "predict", "zero-shot"):
+            p.add_argument("--label-run-id", type=int, metavar="N", help="label run (default: newest)")
+        if cmd.name in ("predict", "zero-shot"):
+            p.add_argument("--split", choices=("train", "validation", "test"), help="only this split")
+            p.add_argument("--output-csv", metavar="F", help="also write the predictions to this CSV")
+        if cmd.name == "predict":
+            p.add_argument(
+                "--trust-pickle",
+                action="store_true",
+                help="allow loading a model folder that needs pickle (only for folders you trust)",
+            )
+        p.set_defaults(_command=cmd)
+    model.set_defaults(_model_parser=model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cmd: Command | None = getattr(args, "_command", None)
+    if cmd is None:
+        if getattr(args, "_model_parser", None) is not None:
+            args._model_parser.print_help()
+        else:
+            parser.print_help()
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from engine.jobs import Cancelled, UserError
+
+    try:
+        module = importlib.import_module(f"engine.commands.{cmd.module}")
+        return int(module.run(args) or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if e.details:
+            print(e.details, file=sys.stderr)
+        return e.exit_code
+    except Cancelled as e:
+        print(f"cancelled: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Typed settings for every command, loaded from ``config/fine_tuning/<command>.json``.
+
+Each command has a dataclass; its fields carry their range in ``metadata``
+(``min``, ``max``, ``choices``). :func:`load_config` reads the command's default
+file, then the user's ``--config`` file on top, and rejects an unknown key, a
+wrong type or an out-of-range value with a one-line :class:`ConfigError` that
+names the key and the file (the CLI exits 2). The CLI and the app build the same
+objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.jobs import UserError
+
+SPLITS = ("train", "validation", "test")
+
+
+class ConfigError(UserError):
+    """A config file is malformed; the message names the file and the key."""
+
+
+def repo_config_dir() -> Path:
+    """The folder holding fsorg's shipped configs (``config/``)."""
+    env = os.environ.get("FSORG_CONFIG_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def fine_tuning_dir() -> Path:
+    return repo_config_dir() / "fine_tuning"
+
+
+def _rng(lo=None, hi=None, choices=None, nullable=False, help: str = ""):
+    md = {"help": help}
+    if lo is not None:
+        md["min"] = lo
+    if hi is not None:
+        md["max"] = hi
+    if choices is not None:
+        md["choices"] = tuple(choices)
+    md["nullable"] = nullable
+    return md
+
+
+class _Base:
+    COMMAND: typing.ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def update(self, **changes: Any) -> "_Base":
+        """A copy with ``changes`` applied and validated."""
+        data = self.to_dict()
+        data.update(changes)
+        return from_dict(type(self), data, source="<changes>")
+
+    def copy(self):
+        return dataclasses.replace(self)
+
+
+@dataclass
+class ExtractFeaturesConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "extract_features"
+    batch_size: int = field(default=5000, metadata=_rng(1, 1_000_000, help="folders per batch"))
+    child_cap: int = field(default=8, metadata=_rng(0, 1000, help="child names kept per folder"))
+    sibling_cap: int = field(default=8, metadata=_rng(0, 1000, help="sibling names kept per folder"))
+    ext_cap: int = field(default=5, metadata=_rng(0, 100, help="top file extensions kept per folder"))
+
+
+@dataclass
+class GenerateSamplesConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "generate_samples"
+    sample_size: int = field(default=200, metadata=_rng(1, 1_000_000))
+    min_depth: int = field(default=1, metadata=_rng(0, 10_000))
+    max_depth: int = field(default=12, metadata=_rng(0, 10_000))
+    diversity_factor: float = field(default=0.7, metadata=_rng(0.0, 1.0))
+    seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+    strategy: str = field(default="diverse", metadata=_rng(choices=("diverse", "uncertainty")))
+
+    def __post_init__(self) -> None:
+        if self.min_depth > self.max_depth:
+            raise ValueError(f"min_depth ({self.min_depth}) is larger than max_depth ({self.max_depth})")
+
+
+@dataclass
+class ApplyClassificationsConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "apply_classifications"
+    labeler: str = field(default="user", metadata=_rng(help="who labelled the rows"))
+    split: str | None = field(default=None, metadata=_rng(choices=SPLITS, nullable=True))
+    validate_only: bool = False
+    validation_fraction: float = field(default=0.15, metadata=_rng(0.0, 0.9))
+    test_fraction: float = field(default=0.15, metadata=_rng(0.0, 0.9))
+    seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+
+
+@dataclass
+class TrainConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "train"
+    base_model: str = "all-MiniLM-L6-v2"
+    test_size: float = field(default=0.2, metadata=_rng(0.0, 0.9))
+    seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+    num_epochs: int = field(default=1, metadata=_rng(0, 100))
+    batch_size: int = field(default=32, metadata=_rng(1, 4096))
+    learning_rate: float = field(default=2e-5, metadata=_rng(0.0, 1.0))
+    max_steps: int | None = field(default=None, metadata=_rng(0, 10_000_000, nullable=True))
+    time_budget_s: float | None = field(default=None, metadata=_rng(0.0, 86_400.0, nullable=True))
+    hardneg_k: int = field(default=3, metadata=_rng(0, 1000))
+    hardneg_min_sim: float = field(default=0.3, metadata=_rng(-1.0, 1.0))
+    hardneg_factor: float = field(default=1.0, metadata=_rng(0.0, 100.0))
+    hardneg_labels: list[str] | None = field(default=None, metadata=_rng(nullable=True))
+    positives_per_anchor: int = field(default=1, metadata=_rng(0, 1000))
+    head_c: float = field(default=1.0, metadata=_rng(1e-6, 1e6))
+
+
+@dataclass
+class PredictConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "predict"
+    use_baseline: bool = False
+    labeled_only: bool = False
+    batch_size: int = field(default=256, metadata=_rng(1, 100_000))
+
+
+@dataclass
+class ZeroShotConfig(_Base):
+    COMMAND: typing.ClassVar[str] = "zero_shot"
+    labeled_only: bool = True
+    batch_size: int = field(default=256, metadata=_rng(1, 100_000))
+
+
+CONFIG_CLASSES: dict[str, type] = {
+    c.COMMAND: c
+    for c in (
+        ExtractFeaturesConfig,
+        GenerateSamplesConfig,
+        ApplyClassificationsConfig,
+        TrainConfig,
+        PredictConfig,
+        ZeroShotConfig,
+    )
+}
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        return isinstance(value, list) and all(inner is Any or _type_ok(v, inner) for v in value)
+    return True
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if origin is list:
+        (inner,) = typing.get_args(tp)
+        return f"list of {_type_name(inner)}"
+    return {bool: "true/false", int: "integer", float: "number", str: "string"}.get(tp, str(tp))
+
+
+def from_dict(cls: type, data: dict[str, Any], *, source: str) -> Any:
+    """Build ``cls`` from ``data``, validating every key; errors name ``source``."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            allowed = ", ".join(sorted(fields))
+            raise ConfigError(f"{source}: unknown key '{key}' (allowed keys: {allowed})")
+    for key, value in data.items():
+        tp = hints[key]
+        md = fields[key].metadata
+        if not _type_ok(value, tp):
+            raise ConfigError(
+                f"{source}: key '{key}' must be {_type_name(tp)}, got {json.dumps(value)}"
+            )
+        if value is None:
+            continue
+        if "choices" in md and value not in md["choices"]:
+            raise ConfigError(
+                f"{source}: key '{key}' must be one of {', '.join(map(str, md['choices']))}"
+                + (" or null" if md.get("nullable") else "")
+                + f", got {json.dumps(value)}"
+            )
+        if "min" in md and value < md["min"]:
+            raise ConfigError(f"{source}: key '{key}' must be >= {md['min']}, got {value}")
+        if "max" in md and value > md["max"]:
+            raise ConfigError(f"{source}: key '{key}' must be <= {md['max']}, got {value}")
+    if isinstance(data.get("learning_rate"), int):
+        data = {**data, "learning_rate": float(data["learning_rate"])}
+    try:
+        return cls(**data)
+    except ValueError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: config file is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object ({{...}})")
+    # "_comment"-style keys document a file; they are not settings.
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def load_config(command: str, path: str | os.PathLike | None = None, **overrides: Any):
+    """Load ``command``'s config: shipped defaults, then ``path``, then ``overrides``."""
+    cls = CONFIG_CLASSES[command]
+    data: dict[str, Any] = {}
+    default_file = fine_tuning_dir() / f"{command}.json"
+    if default_file.exists():
+        data.update(_read_json(default_file))
+        from_dict(cls, data, source=str(default_file))
+    source = str(default_file)
+    if path is not None:
+        user = _read_json(Path(path))
+        data.update(user)
+        source = str(path)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(cls, data, source=source)
+

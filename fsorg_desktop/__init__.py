@@ -1,0 +1,1 @@
+"""fsorg desktop app (Qt). A view onto ``engine``: no business logic lives here."""
