@@ -1,7 +1,51 @@
-"""CLI command: apply_classifications."""
+"""CLI command: ``model apply-classifications --input-csv F [--config F]``.
 
-from engine.jobs import UserError
+A thin layer over :func:`engine.sampling.apply_classifications`. Without ``--input-csv`` it
+reads ``<data folder>/samples.csv`` (the fine-tuning guide's default). Any invalid row:
+nothing is written, each bad row is listed on stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'apply-classifications' is not implemented yet in this version of fsorg.")
+def run(args: argparse.Namespace) -> int:
+    from engine.sampling import apply_classifications
+    from engine.storage import Databases
+
+    config = load_config("apply_classifications", args.config)
+    settings = StorageSettings.from_storage_arg(args.storage)
+    csv_path = args.input_csv or str(settings.data_dir / "samples.csv")
+    dbs = Databases.open(settings)
+    bar = TerminalProgress("Importing labels")
+    try:
+        with StopFlag() as stop:
+            r = apply_classifications(dbs, csv_path, config, progress=bar, should_stop=stop)
+    finally:
+        bar.close()
+        dbs.dispose()
+    splits = ", ".join(f"{k} {v}" for k, v in sorted(r.split_counts.items()))
+    labels = ", ".join(f"{k} {v}" for k, v in sorted(r.by_label.items(), key=lambda kv: -kv[1]))
+    extra = []
+    if r.skipped_empty:
+        extra.append(f"{r.skipped_empty} rows without a label skipped")
+    if r.duplicate_rows:
+        extra.append(f"{r.duplicate_rows} repeated rows counted once")
+    if not r.paths_checked:
+        extra.append("no 'path' column, so paths were not checked")
+    tail = f" ({'; '.join(extra)})" if extra else ""
+    if r.validate_only:
+        print(f"Valid: {r.labelled} labels in {csv_path}{tail}. Nothing was written (validate_only).")
+    else:
+        print(
+            f"Imported {r.labelled} labels from {csv_path} as label run {r.label_run_id}{tail}; "
+            f"with {r.carried_over} labels carried over it holds {r.total_in_run}."
+        )
+    print(f"Labels: {labels}")
+    print(f"Splits: {splits}")
+    return 0

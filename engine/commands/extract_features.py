@@ -1,7 +1,37 @@
-"""CLI command: extract_features."""
+"""CLI command: ``model extract-features [--snapshot-id N] [--config F]``.
 
-from engine.jobs import UserError
+A thin layer over :func:`engine.features.extract_features`: terminal progress on stderr,
+Ctrl-C cancels cleanly (training.db keeps its previous rows), and a summary on stdout with
+the throughput and how the heuristic labelled the folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'extract-features' is not implemented yet in this version of fsorg.")
+def run(args: argparse.Namespace) -> int:
+    from engine.features import extract_features
+    from engine.storage import Databases
+
+    config = load_config("extract_features", args.config)
+    dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
+    bar = TerminalProgress("Extracting features")
+    try:
+        with StopFlag() as stop:
+            result = extract_features(dbs, args.snapshot_id, config, progress=bar, should_stop=stop)
+    finally:
+        bar.close()
+        dbs.dispose()
+    print(
+        f"Extracted features of {result.folders:,} folders of snapshot {result.snapshot_id} "
+        f"in {result.seconds:.1f} s ({result.folders_per_second:,.0f} folders/s)."
+    )
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(result.label_counts.items(), key=lambda kv: -kv[1]))
+    print(f"Heuristic first guess: {counts}")
+    print("Next: python organizer.py model generate-samples --output-csv outputs/baseline_eval.csv")
+    return 0

@@ -1,7 +1,61 @@
-"""CLI command: gather."""
+"""CLI command: ``gather PATH --storage DIR`` — scan a library into a new snapshot.
 
-from engine.jobs import UserError
+A thin layer over :func:`engine.scan.gather`: a terminal progress line on stderr, Ctrl-C
+stops cleanly (the snapshot is marked cancelled), and a summary on stdout that names the
+new snapshot id (the next commands' ``--snapshot-id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
+
+SHOW_ERRORS = 5
 
 
-def run(args) -> int:
-    raise UserError("'gather' is not implemented yet in this version of fsorg.")
+def summary(result, out=None) -> None:
+    """Print the friendly end-of-scan summary (and the first few scan errors, with a hint)."""
+    out = out or sys.stdout
+    print(
+        f"Scanned {result.root}: {result.folders:,} folders, {result.files:,} files, "
+        f"{result.errors:,} errors in {result.seconds:.1f} s — snapshot {result.snapshot_id} "
+        f"({result.status})",
+        file=out,
+    )
+    if result.skipped:
+        print(
+            f"Skipped {result.skipped:,} symbolic links, junctions or special files (never followed).",
+            file=out,
+        )
+    if result.errors:
+        print(f"Could not read {result.errors:,} entries (the rest of the scan is complete):", file=out)
+        for path, reason in result.first_errors[:SHOW_ERRORS]:
+            print(f"  {path or '.'}: {reason}", file=out)
+        if result.errors > SHOW_ERRORS:
+            print(
+                f"  … and {result.errors - SHOW_ERRORS:,} more (table scan_errors, snapshot "
+                f"{result.snapshot_id}, in index.db)",
+                file=out,
+            )
+        print(
+            "Hint: fix the permissions of those folders (or ignore them if they do not matter) "
+            "and run gather again for a snapshot that includes them.",
+            file=out,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.scan import gather
+
+    settings = StorageSettings.from_storage_arg(args.storage)
+    bar = TerminalProgress("Scanning")
+    try:
+        with StopFlag() as stop:
+            result = gather(args.path, settings, progress=bar, should_stop=stop)
+    finally:
+        bar.close()
+    summary(result)
+    return 0

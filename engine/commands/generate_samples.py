@@ -1,7 +1,50 @@
-"""CLI command: generate_samples."""
+"""CLI command: ``model generate-samples [--snapshot-id N] --output-csv F [--config F]``.
 
-from engine.jobs import UserError
+A thin layer over :func:`engine.sampling.generate_samples`; ``--sample-size`` and
+``--strategy`` override the config's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.taxonomy import label_names
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'generate-samples' is not implemented yet in this version of fsorg.")
+def run(args: argparse.Namespace) -> int:
+    from engine.sampling import generate_samples
+    from engine.storage import Databases
+
+    config = load_config(
+        "generate_samples",
+        args.config,
+        sample_size=getattr(args, "sample_size", None),
+        strategy=getattr(args, "strategy", None),
+    )
+    dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
+    bar = TerminalProgress("Picking samples")
+    try:
+        with StopFlag() as stop:
+            result = generate_samples(
+                dbs, args.snapshot_id, args.output_csv, config, progress=bar, should_stop=stop
+            )
+    finally:
+        bar.close()
+        dbs.dispose()
+    print(
+        f"Wrote {result.rows} folders of snapshot {result.snapshot_id} to {result.path} "
+        f"(from {result.candidates:,} unlabelled candidates; {result.excluded_labelled:,} already labelled)."
+    )
+    mix = ", ".join(f"{k} {v}" for k, v in sorted(result.by_label.items(), key=lambda kv: -kv[1]))
+    depths = ", ".join(f"{d}: {n}" for d, n in result.by_depth.items())
+    print(f"Heuristic guesses in the sample: {mix}")
+    print(f"Depths: {depths}")
+    print(
+        f"Next: open the CSV, fill in the 'label' column ({', '.join(label_names())}), "
+        "save it as CSV, then run:\n"
+        f"  python organizer.py model apply-classifications --input-csv {result.path}"
+    )
+    return 0

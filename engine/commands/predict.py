@@ -1,7 +1,47 @@
-"""CLI command: predict."""
+"""CLI command: ``model predict [--model-path DIR] [--label-run-id N] [--split S] [--config F] [--output-csv F]``."""
 
-from engine.jobs import UserError
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'predict' is not implemented yet in this version of fsorg.")
+def print_result(result) -> None:
+    print(
+        f"Predicted {result.n:,} folders of snapshot {result.snapshot_id} "
+        f"({result.kind}) in {result.seconds:.1f} s; prediction run {result.prediction_run_id}."
+    )
+    if result.csv_path is not None:
+        print(f"Predictions written to {result.csv_path}")
+    if result.report is not None:
+        print(result.report.format_text(result.report_title))
+    else:
+        print("No labelled folders among them: no evaluation report.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.models.prediction import predict
+
+    config = load_config("predict", args.config)
+    settings = StorageSettings.from_storage_arg(args.storage)
+    bar = TerminalProgress("Predicting")
+    try:
+        with StopFlag() as stop:
+            result = predict(
+                settings,
+                config,
+                model_path=args.model_path,
+                label_run_id=args.label_run_id,
+                split=args.split,
+                output_csv=args.output_csv,
+                trust_pickle=bool(getattr(args, "trust_pickle", False)),
+                progress=bar,
+                should_stop=stop,
+            )
+    finally:
+        bar.close()
+    print_result(result)
+    return 0

@@ -1,7 +1,44 @@
-"""CLI command: train."""
+"""CLI command: ``model train [--label-run-id N] [--model-path DIR] [--config F]``.
 
-from engine.jobs import UserError
+A thin layer over :func:`engine.models.training.train_model`: terminal progress with an ETA,
+Ctrl-C cancels cleanly (no model folder is left behind), the report is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'train' is not implemented yet in this version of fsorg.")
+def run(args: argparse.Namespace) -> int:
+    from engine.models.training import train_model
+
+    config = load_config("train", args.config)
+    settings = StorageSettings.from_storage_arg(args.storage)
+    bar = TerminalProgress("Training")
+    try:
+        with StopFlag() as stop:
+            result = train_model(
+                settings,
+                config,
+                label_run_id=args.label_run_id,
+                model_path=args.model_path,
+                progress=bar,
+                should_stop=stop,
+            )
+    finally:
+        bar.close()
+    print(
+        f"Trained on {result.n_train} labelled folders of label run {result.label_run_id} "
+        f"({result.finetune_steps} fine-tuning steps) in {result.seconds:.0f} s."
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.report is not None:
+        print(result.report.format_text(f"EVALUATION REPORT (held-out test split, {result.n_test} folders)"))
+    print(f"Model saved to {result.model_path}")
+    print(f"Next: python organizer.py model predict --model-path {result.model_path}")
+    return 0

@@ -1,7 +1,33 @@
-"""CLI command: zero_shot."""
+"""CLI command: ``model zero-shot [--label-run-id N] [--split S] [--config F] [--output-csv F]``."""
 
-from engine.jobs import UserError
+from __future__ import annotations
+
+import argparse
+
+from engine.config import load_config
+from engine.settings import StorageSettings
+from engine.termprogress import StopFlag, TerminalProgress
 
 
-def run(args) -> int:
-    raise UserError("'zero-shot' is not implemented yet in this version of fsorg.")
+def run(args: argparse.Namespace) -> int:
+    from engine.commands.predict import print_result
+    from engine.models.prediction import zero_shot
+
+    config = load_config("zero_shot", args.config)
+    settings = StorageSettings.from_storage_arg(args.storage)
+    bar = TerminalProgress("Zero-shot")
+    try:
+        with StopFlag() as stop:
+            result = zero_shot(
+                settings,
+                config,
+                label_run_id=args.label_run_id,
+                split=args.split,
+                output_csv=args.output_csv,
+                progress=bar,
+                should_stop=stop,
+            )
+    finally:
+        bar.close()
+    print_result(result)
+    return 0

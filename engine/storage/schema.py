@@ -39,6 +39,8 @@ snapshots = Table(
     Column("file_count", Integer, nullable=False, server_default="0"),
     Column("error_count", Integer, nullable=False, server_default="0"),
     Column("total_bytes", Integer, nullable=False, server_default="0"),
+    # entries seen but not recorded: symbolic links, junctions, fifos/sockets/devices (never followed)
+    Column("skipped_count", Integer, nullable=False, server_default="0"),
     Column("fsorg_version", String(32)),
     Column("message", Text),
 )

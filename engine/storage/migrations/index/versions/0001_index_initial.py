@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('file_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('error_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('total_bytes', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('skipped_count', sa.Integer(), server_default='0', nullable=False),
     sa.Column('fsorg_version', sa.String(length=32), nullable=True),
     sa.Column('message', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')

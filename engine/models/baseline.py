@@ -1,0 +1,83 @@
+"""The shipped baseline: the unchanged base body plus a head trained on the labelled dev library.
+
+It lives in ``resources/baseline/`` as an ordinary fsorg model folder whose body is the
+base model (``metadata.body.type == "base"``): a ``head.safetensors`` of a few hundred KB and
+a ``metadata.json``. ``scripts/build_baseline.py`` rebuilds it with :func:`build_baseline`.
+Because the body is the frozen base, the baseline shares the embedding cache with every
+other use of the base model: a second prediction over the same library encodes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.jobs import UserError, no_progress
+from engine.models import base as B
+from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, build_matrix, distinct_texts
+from engine.models.modelio import Head, LoadedModel, load_model_folder, save_model_folder
+
+BASELINE_DIR = Path(__file__).resolve().parents[2] / "resources" / "baseline"
+
+
+def load_baseline(taxonomy: Sequence[str]) -> LoadedModel:
+    if not (BASELINE_DIR / "metadata.json").is_file():
+        raise UserError(
+            f"The shipped baseline is missing from {BASELINE_DIR}. Reinstall fsorg, or rebuild it with "
+            "python scripts/build_baseline.py."
+        )
+    m = load_model_folder(BASELINE_DIR, taxonomy=taxonomy)
+    m.kind = "baseline"
+    return m
+
+
+def embed_records(records: Sequence[FolderRecord], recipe: dict[str, Any], body: Any) -> dict[str, np.ndarray]:
+    """Vectors for every text ``records`` need (no database: used by the build script)."""
+    from engine.models.embeddings import encode_texts
+
+    texts = distinct_texts(records, recipe)
+    return dict(zip(texts, encode_texts(body, texts)))
+
+
+def build_baseline(
+    records: Sequence[FolderRecord],
+    y: Sequence[str],
+    *,
+    labels: Sequence[str],
+    target: Path,
+    C: float = 1.0,
+    seed: int = 42,
+    body: Any = None,
+    metrics: dict[str, Any] | None = None,
+    source: str = "",
+) -> Path:
+    """Fit the baseline head on ``records`` labelled ``y`` and save it to ``target``."""
+    from engine.models.training import fit_head
+
+    base_path = B.resolve_base_model(None)
+    body = body or B.load_body(base_path)
+    recipe = dict(DEFAULT_RECIPE)
+    emb_dim = int(body.get_embedding_dimension())
+    vecs = embed_records(records, recipe, body)
+    X = build_matrix(records, recipe, vecs, emb_dim)
+    used = [lb for lb in labels if lb in set(y)]
+    head: Head = fit_head(X, y, used, C=C, seed=seed)
+    meta = {
+        "kind": "baseline",
+        "labels": used,
+        "base_model": B.DEFAULT_BASE,
+        "body": {"type": "base", "name": B.DEFAULT_BASE, "sha256": B.body_key(base_path)},
+        "body_sha256": B.body_key(base_path),
+        "emb_dim": emb_dim,
+        "recipe": recipe,
+        "label_run_id": None,
+        "config": {"head_c": C, "seed": seed, "trained_on": source, "n": len(records)},
+        "metrics": metrics or {},
+    }
+    return save_model_folder(target, metadata=meta, head=head, report=None, write_body=None)
+
+
+__all__ = ["load_baseline", "build_baseline", "BASELINE_DIR", "no_progress"]

@@ -1,0 +1,110 @@
+"""Encoding texts with a sentence body, each distinct text once, cached in training.db.
+
+Encoding is the cost on a laptop CPU (a few hundred short strings per second), so vectors
+are cached in ``embedding_cache`` keyed by (body key, text): a second run over the same
+library with an unchanged body (the baseline, the frozen base, or the same fine-tuned model)
+encodes nothing. New vectors are written after every chunk, so a cancelled run keeps what it
+already paid for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, insert, select
+
+from engine.jobs import ProgressFn, StopFn, check_stop
+from engine.storage import schema as S
+
+_IN_CHUNK = 900  # SQLite's default limit on bound parameters is 999
+
+
+def cache_lookup(training: Engine, model_key: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """Cached vectors of ``texts`` (those that are cached)."""
+    out: dict[str, np.ndarray] = {}
+    t = S.embedding_cache
+    with training.connect() as c:
+        for i in range(0, len(texts), _IN_CHUNK):
+            chunk = list(texts[i : i + _IN_CHUNK])
+            rows = c.execute(
+                select(t.c.text, t.c.vector).where(t.c.model_key == model_key, t.c.text.in_(chunk))
+            ).all()
+            for text, blob in rows:
+                out[text] = np.frombuffer(blob, dtype=np.float32)
+    return out
+
+
+def cache_store(training: Engine, model_key: str, vectors: dict[str, np.ndarray]) -> None:
+    if not vectors:
+        return
+    rows = [
+        {"model_key": model_key, "text": k, "vector": np.asarray(v, dtype=np.float32).tobytes()}
+        for k, v in vectors.items()
+    ]
+    with training.begin() as c:
+        c.execute(insert(S.embedding_cache).prefix_with("OR REPLACE"), rows)
+
+
+def encode_texts(body: Any, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
+    """L2-normalized float32 embeddings of ``texts`` (no cache)."""
+    if not texts:
+        dim = body.get_embedding_dimension()
+        return np.zeros((0, dim), dtype=np.float32)
+    emb = body.encode(
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.asarray(emb, dtype=np.float32)
+
+
+def embed_cached(
+    texts: Sequence[str],
+    *,
+    training: Engine | None,
+    model_key: str,
+    get_body: Callable[[], Any],
+    batch_size: int = 256,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> dict[str, np.ndarray]:
+    """``{text: vector}`` for every text: cached ones read, the rest encoded and cached.
+
+    ``get_body`` is called only when something must be encoded, so a fully cached run never
+    loads torch. With ``training=None`` nothing is cached (used when no database is at hand).
+    """
+    texts = list(dict.fromkeys(texts))
+    found = cache_lookup(training, model_key, texts) if training is not None else {}
+    missing = [t for t in texts if t not in found]
+    if not missing:
+        progress(1.0, f"{len(texts)} texts, all cached")
+        return found
+    progress(0.0, f"{len(found)} of {len(texts)} texts cached; encoding {len(missing)}")
+    body = get_body()
+    # Similar lengths in one batch pad less; sentence-transformers sorts within a call,
+    # sorting here too keeps our chunks homogeneous.
+    missing.sort(key=len)
+    chunk = max(batch_size, 256)
+    start = time.monotonic()
+    done = 0
+    for i in range(0, len(missing), chunk):
+        check_stop(should_stop)
+        part = missing[i : i + chunk]
+        vecs = encode_texts(body, part, batch_size=min(batch_size, 128))
+        new = dict(zip(part, vecs))
+        if training is not None:
+            cache_store(training, model_key, new)
+        found.update(new)
+        done += len(part)
+        rate = done / max(time.monotonic() - start, 1e-6)
+        eta = (len(missing) - done) / rate if rate else 0.0
+        progress(
+            done / len(missing),
+            f"encoded {done}/{len(missing)} new texts ({rate:.0f}/s), ETA {int(eta) // 60}:{int(eta) % 60:02d}",
+        )
+    return found

@@ -1,0 +1,406 @@
+"""``model predict`` and ``model zero-shot``: label every folder, store it, report where labels exist.
+
+Every predicted folder gets the per-class probabilities (stored as float32 in the order of
+``prediction_runs.labels``), a confidence (the largest probability) and a label that is the
+argmax of exactly those stored float32 probabilities — computed once, in one place
+(:func:`store_and_report`), so the label and the probabilities can never disagree (SetFit
+issue #587). A prediction run is written as ``running`` and flipped to ``complete`` at the
+end; a Cancel deletes it, so no half-written run is ever shown as a result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+
+from engine.config import PredictConfig, ZeroShotConfig
+from engine.evaluation import Report, compute_report
+from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.labels import load_labels, newest_label_run_id, resolve_label_run
+from engine.models import base as B
+from engine.models.data import featurize, load_records, require_features
+from engine.models.inputs import FolderRecord
+from engine.models.modelio import LoadedModel, load_model_folder
+from engine.settings import StorageSettings
+from engine.storage import Databases
+from engine.storage import schema as S
+from engine.taxonomy import label_names
+
+
+@dataclass
+class PredictResult:
+    prediction_run_id: int
+    kind: str
+    snapshot_id: int
+    n: int
+    labels: list[str]
+    report: Report | None
+    report_title: str
+    eval_run_id: int | None
+    csv_path: Path | None
+    seconds: float
+    encoded_texts: int
+    model_path: Path | None
+
+
+@dataclass
+class _Target:
+    snapshot_id: int
+    records: list[FolderRecord]
+    truth: dict[int, str]  # folder_id -> label (where the label run has one)
+    label_run_id: int | None
+
+
+def _select_targets(
+    dbs: Databases, *, labeled_only: bool, label_run_id: int | None, split: str | None
+) -> _Target:
+    """Which folders to predict: all of the snapshot, or the labelled ones (of ``split``)."""
+    snap = require_features(dbs.training)
+    want_labels = labeled_only or split is not None or label_run_id is not None
+    run_id: int | None
+    if want_labels:
+        run_id = resolve_label_run(dbs.training, label_run_id)
+    else:
+        run_id = newest_label_run_id(dbs.training)
+    rows = load_labels(dbs.training, run_id, split) if run_id is not None else []
+    if labeled_only or split is not None:
+        if not rows:
+            which = f" in split '{split}'" if split else ""
+            raise UserError(
+                f"Label run {run_id} has no labelled folders{which}. Label folders first, or set "
+                "labeled_only=false to predict every folder."
+            )
+        records = load_records(dbs.training, folder_ids=[r.folder_id for r in rows])
+        if not records:
+            raise UserError(
+                f"None of the folders labelled in label run {run_id} have features. Run extract-features "
+                "for the snapshot you labelled."
+            )
+        snaps = {r.snapshot_id for r in rows}
+        snap = max(snaps) if snaps else snap
+    else:
+        label_snaps = {r.snapshot_id for r in rows}
+        if len(label_snaps) == 1:
+            only = next(iter(label_snaps))
+            if load_records(dbs.training, folder_ids=[rows[0].folder_id]):
+                snap = only
+        records = load_records(dbs.training, snapshot_id=snap)
+    truth = {r.folder_id: r.label for r in rows}
+    return _Target(snap, records, truth, run_id)
+
+
+def _paths_for_csv(records: Sequence[FolderRecord]) -> dict[int, str]:
+    return {r.folder_id: r.rel_path for r in records}
+
+
+def store_and_report(
+    dbs: Databases,
+    *,
+    kind: str,
+    model_id: int | None,
+    target: _Target,
+    labels: Sequence[str],
+    probs: np.ndarray,
+    labeled_only: bool,
+    split: str | None,
+    output_csv: Path | None,
+    report_title: str,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> tuple[int, Report | None, int | None, Path | None]:
+    """Write the prediction run (+ CSV, + eval run where labels exist). Label = argmax(probs)."""
+    probs = np.ascontiguousarray(probs, dtype=np.float32)
+    top = probs.argmax(axis=1)
+    conf = probs[np.arange(len(top)), top]
+    pred = [labels[i] for i in top]
+    now = time.time()
+    with dbs.training.begin() as c:
+        run_id = c.execute(
+            insert(S.prediction_runs).values(
+                model_id=model_id,
+                kind=kind,
+                snapshot_id=target.snapshot_id,
+                label_run_id=target.label_run_id,
+                labeled_only=labeled_only,
+                split=split,
+                labels=json.dumps(list(labels)),
+                created_at=now,
+                status="running",
+            )
+        ).inserted_primary_key[0]
+    try:
+        batch = 20_000
+        n = len(target.records)
+        for s in range(0, n, batch):
+            check_stop(should_stop)
+            rows = [
+                {
+                    "prediction_run_id": run_id,
+                    "folder_id": target.records[i].folder_id,
+                    "label": pred[i],
+                    "confidence": float(conf[i]),
+                    "probs": probs[i].tobytes(),
+                }
+                for i in range(s, min(n, s + batch))
+            ]
+            with dbs.training.begin() as c:
+                c.execute(insert(S.predictions), rows)
+            progress(min(n, s + batch) / max(n, 1) * 0.7, f"stored {min(n, s + batch):,}/{n:,} predictions")
+        csv_path = None
+        if output_csv is not None:
+            check_stop(should_stop)
+            progress(0.75, f"writing {output_csv}")
+            csv_path = write_predictions_csv(output_csv, target.records, labels, probs, pred, conf)
+        report = None
+        eval_id = None
+        labelled = [(i, target.truth[r.folder_id]) for i, r in enumerate(target.records) if r.folder_id in target.truth]
+        if labelled:
+            y_true = [t for _, t in labelled]
+            y_pred = [pred[i] for i, _ in labelled]
+            report = compute_report(y_true, y_pred, list(labels))
+        with dbs.training.begin() as c:
+            if report is not None:
+                eval_id = c.execute(
+                    insert(S.eval_runs).values(
+                        prediction_run_id=run_id,
+                        model_id=model_id,
+                        kind=kind,
+                        label_run_id=target.label_run_id,
+                        split=split,
+                        created_at=time.time(),
+                        n=report.n,
+                        macro_f1=report.macro_f1,
+                        report=json.dumps({**report.to_dict(), "title": report_title}),
+                    )
+                ).inserted_primary_key[0]
+            c.execute(update(S.prediction_runs).where(S.prediction_runs.c.id == run_id).values(status="complete"))
+    except BaseException:
+        with dbs.training.begin() as c:
+            c.execute(delete(S.predictions).where(S.predictions.c.prediction_run_id == run_id))
+            c.execute(delete(S.prediction_runs).where(S.prediction_runs.c.id == run_id))
+        raise
+    progress(1.0, f"{len(target.records):,} folders predicted")
+    return run_id, report, eval_id, csv_path
+
+
+def write_predictions_csv(
+    path: Path,
+    records: Sequence[FolderRecord],
+    labels: Sequence[str],
+    probs: np.ndarray,
+    pred: Sequence[str],
+    conf: np.ndarray,
+) -> Path:
+    """folder_id, path, name, prediction, confidence, then ``p_<label>`` per label (spreadsheet-safe, atomic)."""
+    from engine.csvio import write_csv
+
+    header = ["folder_id", "path", "name", "prediction", "confidence", *(f"p_{lb}" for lb in labels)]
+
+    def rows():
+        for i, r in enumerate(records):
+            yield [
+                r.folder_id,
+                r.rel_path,
+                r.name,
+                pred[i],
+                f"{float(conf[i]):.4f}",
+                *(f"{float(p):.4f}" for p in probs[i]),
+            ]
+
+    write_csv(path, header, rows())
+    return Path(path)
+
+
+def _lazy_body(path: Path, trust_pickle: bool = False) -> Callable[[], Any]:
+    cache: dict[str, Any] = {}
+
+    def get() -> Any:
+        if "body" not in cache:
+            cache["body"] = B.load_body(path, trust_pickle=trust_pickle)
+        return cache["body"]
+
+    return get
+
+
+def _resolve_model(
+    dbs: Databases, config: PredictConfig, model_path: Path | str | None, trust_pickle: bool
+) -> tuple[LoadedModel, int | None]:
+    taxonomy = list(label_names())
+    if config.use_baseline:
+        from engine.models.baseline import load_baseline
+
+        model = load_baseline(taxonomy)
+    else:
+        if model_path is None:
+            with dbs.training.connect() as c:
+                rows = c.execute(
+                    select(S.models.c.path).where(S.models.c.kind == "finetuned").order_by(S.models.c.id.desc())
+                ).all()
+            found = next((Path(p) for (p,) in rows if p and Path(p).is_dir()), None)
+            if found is None:
+                raise UserError(
+                    "No model to predict with. Pass --model-path DIR (a folder written by 'model train'), "
+                    "or set use_baseline=true in the config to use the shipped baseline."
+                )
+            model_path = found
+        model = load_model_folder(model_path, taxonomy=taxonomy, trust_pickle=trust_pickle)
+    with dbs.training.connect() as c:
+        mid = None
+        if model.path is not None:
+            mid = c.execute(
+                select(S.models.c.id).where(S.models.c.path == str(model.path)).order_by(S.models.c.id.desc())
+            ).scalar()
+    if model.kind == "baseline":
+        with dbs.training.begin() as c:
+            mid = c.execute(
+                select(S.models.c.id).where(S.models.c.kind == "baseline").order_by(S.models.c.id.desc())
+            ).scalar()
+            if mid is None:
+                mid = c.execute(
+                    insert(S.models).values(
+                        kind="baseline",
+                        path=None,
+                        base_model=str(model.metadata.get("base_model")),
+                        label_run_id=None,
+                        created_at=time.time(),
+                        config=json.dumps(model.metadata.get("config", {})),
+                        metrics=json.dumps(model.metadata.get("metrics", {})),
+                    )
+                ).inserted_primary_key[0]
+    return model, mid
+
+
+def predict(
+    settings: StorageSettings,
+    config: PredictConfig,
+    *,
+    model_path: Path | str | None = None,
+    label_run_id: int | None = None,
+    split: str | None = None,
+    output_csv: Path | str | None = None,
+    trust_pickle: bool = False,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> PredictResult:
+    """Predict with a trained model (or the shipped baseline) and store the run."""
+    t0 = time.monotonic()
+    progress(0.0, "loading the model")
+    dbs = Databases.open(settings)
+    try:
+        model, model_id = _resolve_model(dbs, config, model_path, trust_pickle)
+        target = _select_targets(
+            dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split
+        )
+        check_stop(should_stop)
+        n = len(target.records)
+        progress(0.02, f"preparing inputs for {n:,} folders")
+        counter = {"encoded": 0}
+        get_body = _lazy_body(model.body_path, trust_pickle)
+
+        def counting_body() -> Any:
+            counter["encoded"] = 1
+            return get_body()
+
+        X = featurize(
+            target.records,
+            model.recipe,
+            training=dbs.training,
+            model_key=model.body_key,
+            emb_dim=model.emb_dim,
+            get_body=counting_body,
+            batch_size=config.batch_size,
+            progress=wrap_progress(progress, 0.02, 0.8),
+            should_stop=should_stop,
+        )
+        check_stop(should_stop)
+        probs = model.head.predict_proba(X)
+        del X
+        trained_on = model.metadata.get("label_run_id")
+        title = _title(model.kind, split, target, trained_on)
+        run_id, report, eval_id, csv_path = store_and_report(
+            dbs,
+            kind=model.kind,
+            model_id=model_id,
+            target=target,
+            labels=model.labels,
+            probs=probs,
+            labeled_only=config.labeled_only,
+            split=split,
+            output_csv=Path(output_csv) if output_csv else None,
+            report_title=title,
+            progress=wrap_progress(progress, 0.8, 1.0),
+            should_stop=should_stop,
+        )
+        return PredictResult(
+            run_id, model.kind, target.snapshot_id, n, list(model.labels), report, title, eval_id,
+            csv_path, time.monotonic() - t0, counter["encoded"], model.path,
+        )
+    finally:
+        dbs.dispose()
+
+
+def _title(kind: str, split: str | None, target: _Target, trained_on: Any) -> str:
+    name = {"finetuned": "FINE-TUNED MODEL", "baseline": "BASELINE", "zero_shot": "ZERO-SHOT"}.get(kind, kind)
+    where = f"split '{split}'" if split else "labelled folders"
+    title = f"{name} EVALUATION ({where}, label run {target.label_run_id})"
+    if kind == "finetuned" and trained_on == target.label_run_id and split != "test":
+        title += " - includes folders the model was trained on"
+    return title
+
+
+def zero_shot(
+    settings: StorageSettings,
+    config: ZeroShotConfig,
+    *,
+    label_run_id: int | None = None,
+    split: str | None = None,
+    output_csv: Path | str | None = None,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> PredictResult:
+    """Classify by similarity to the taxonomy's descriptions and examples; no user labels."""
+    from engine.models.zeroshot import zero_shot_probs
+
+    t0 = time.monotonic()
+    progress(0.0, "loading")
+    dbs = Databases.open(settings)
+    try:
+        target = _select_targets(dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split)
+        labels, probs, encoded = zero_shot_probs(
+            target.records,
+            training=dbs.training,
+            batch_size=config.batch_size,
+            progress=wrap_progress(progress, 0.0, 0.8),
+            should_stop=should_stop,
+        )
+        title = _title("zero_shot", split, target, None)
+        run_id, report, eval_id, csv_path = store_and_report(
+            dbs,
+            kind="zero_shot",
+            model_id=None,
+            target=target,
+            labels=labels,
+            probs=probs,
+            labeled_only=config.labeled_only,
+            split=split,
+            output_csv=Path(output_csv) if output_csv else None,
+            report_title=title,
+            progress=wrap_progress(progress, 0.8, 1.0),
+            should_stop=should_stop,
+        )
+        return PredictResult(
+            run_id, "zero_shot", target.snapshot_id, len(target.records), labels, report, title, eval_id,
+            csv_path, time.monotonic() - t0, encoded, None,
+        )
+    finally:
+        dbs.dispose()
+
+
+__all__ = ["PredictResult", "predict", "zero_shot", "Cancelled"]

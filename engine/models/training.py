@@ -1,0 +1,334 @@
+"""``model train``: contrastive body fine-tuning with hard negatives, then a class-balanced head.
+
+Phases (each reports progress; Cancel is honoured inside each and between them, and leaves
+no model folder):
+
+1. labelled folders of the label run -> train / test split (stored splits respected: the
+   ``test`` split is held out; otherwise a stratified ``test_size`` split with ``seed``);
+2. fine-tune the base body on the training folders' name texts with mined hard negatives
+   (:mod:`engine.models.finetune`), within ``max_steps`` / ``time_budget_s``;
+3. embed every distinct text once with the fine-tuned body (cached under its weights' hash),
+   build the recipe's inputs, fit a class-balanced logistic head;
+4. evaluate on the held-out split (report printed, stored as an eval run, saved as
+   ``report.json``) and save the model folder atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert
+
+from engine.config import TrainConfig
+from engine.evaluation import Report, compute_report
+from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.labels import load_labels, resolve_label_run
+from engine.models import base as B
+from engine.models.data import featurize, load_records, require_features
+from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, normalize_name
+from engine.models.modelio import Head, save_model_folder
+from engine.settings import StorageSettings
+from engine.storage import Databases
+from engine.storage import schema as S
+from engine.taxonomy import label_names
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    model_id: int
+    label_run_id: int
+    n_train: int
+    n_test: int
+    report: Report | None
+    eval_run_id: int | None
+    finetune_steps: int
+    seconds: float
+    notes: list[str]
+
+
+def stratified_split(
+    labels: Sequence[str], test_size: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices (train, test): ``test_size`` of each class held out, at least one kept for training.
+
+    Why not sklearn's: it refuses a class with one example, and a user's ``unknown`` label
+    often has exactly one. Such a class stays in training only.
+    """
+    rng = random.Random(seed)
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, lb in enumerate(labels):
+        by[lb].append(i)
+    train, test = [], []
+    for lb in sorted(by):
+        idx = by[lb][:]
+        rng.shuffle(idx)
+        n_test = int(round(test_size * len(idx)))
+        n_test = min(n_test, len(idx) - 1)
+        test += idx[:n_test]
+        train += idx[n_test:]
+    return sorted(train), sorted(test)
+
+
+def fit_head(X: np.ndarray, y: Sequence[str], labels: Sequence[str], *, C: float, seed: int) -> Head:
+    """A class-balanced multinomial logistic head (rare labels weigh as much as common ones)."""
+    from sklearn.linear_model import LogisticRegression
+
+    classes = sorted(set(y))
+    if len(classes) < 2:
+        raise UserError(
+            f"All training folders have the label '{classes[0] if classes else '-'}'. "
+            "Label folders of at least two different labels, then train again."
+        )
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
+    clf.fit(X, np.asarray(y))
+    return Head.from_sklearn(clf, labels)
+
+
+def predict_labels(head: Head, X: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    probs = head.predict_proba(X)
+    return probs, [labels[i] for i in probs.argmax(axis=1)]
+
+
+def finetune_texts(records: Sequence[FolderRecord]) -> list[str]:
+    """The texts the body is fine-tuned on: the normalized folder names (the name block)."""
+    return [normalize_name(r.name) for r in records]
+
+
+def train_model(
+    settings: StorageSettings,
+    config: TrainConfig,
+    *,
+    label_run_id: int | None = None,
+    model_path: Path | str | None = None,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> TrainResult:
+    t0 = time.monotonic()
+    notes: list[str] = []
+    progress(0.0, "loading labels")
+    dbs = Databases.open(settings)
+    try:
+        return _train(dbs, settings, config, label_run_id, model_path, progress, should_stop, t0, notes)
+    finally:
+        dbs.dispose()
+
+
+def _train(dbs, settings, config, label_run_id, model_path, progress, should_stop, t0, notes) -> TrainResult:
+    taxonomy = list(label_names())
+    require_features(dbs.training)
+    run_id = resolve_label_run(dbs.training, label_run_id)
+    rows = load_labels(dbs.training, run_id)
+    if not rows:
+        raise UserError(f"Label run {run_id} has no labels. Label some folders first.")
+    bad = sorted({r.label for r in rows if r.label not in taxonomy})
+    if bad:
+        raise UserError(f"Label run {run_id} uses labels that are not in the taxonomy: {', '.join(bad)}.")
+    recs = {r.folder_id: r for r in load_records(dbs.training, folder_ids=[r.folder_id for r in rows])}
+    missing = [r for r in rows if r.folder_id not in recs]
+    if missing:
+        notes.append(f"{len(missing)} labelled folders have no features (rescanned or not extracted) and were skipped")
+    rows = [r for r in rows if r.folder_id in recs]
+    if len(rows) < 4:
+        raise UserError(
+            f"Only {len(rows)} labelled folders have features. Run extract-features for the snapshot "
+            "you labelled, and label at least a few folders of two or more labels."
+        )
+    labels_used = [lb for lb in taxonomy if any(r.label == lb for r in rows)]
+    if len(labels_used) < 2:
+        raise UserError(
+            f"All labelled folders have the label '{labels_used[0]}'. Label folders of at least two labels."
+        )
+    y_all = [r.label for r in rows]
+    has_splits = any(r.split == "test" for r in rows)
+    if has_splits:
+        tr_idx = [i for i, r in enumerate(rows) if r.split != "test"]
+        te_idx = [i for i, r in enumerate(rows) if r.split == "test"]
+        notes.append("used the label run's stored splits (test held out; train and validation trained on)")
+    else:
+        tr_idx, te_idx = stratified_split(y_all, config.test_size, config.seed)
+    train_recs = [recs[rows[i].folder_id] for i in tr_idx]
+    test_recs = [recs[rows[i].folder_id] for i in te_idx]
+    y_tr = [y_all[i] for i in tr_idx]
+    y_te = [y_all[i] for i in te_idx]
+    rare = [lb for lb, n in Counter(y_tr).items() if n < 3]
+    if rare:
+        notes.append(f"few training examples for: {', '.join(sorted(rare))} (their scores are unreliable)")
+    check_stop(should_stop)
+
+    # ---- body
+    base_path = B.resolve_base_model(config.base_model)
+    progress(0.02, "loading the base sentence model")
+    body = B.load_body(base_path)
+    base_key = B.body_key(base_path)
+    emb_dim = int(body.get_embedding_dimension())
+    recipe = dict(DEFAULT_RECIPE)
+    check_stop(should_stop)
+
+    from engine.models.embeddings import embed_cached
+    from engine.models.finetune import finetune_body
+
+    def encode_base(texts: list[str]) -> np.ndarray:
+        vecs = embed_cached(
+            texts,
+            training=dbs.training,
+            model_key=base_key,
+            get_body=lambda: body,
+            progress=wrap_progress(progress, 0.05, 0.12),
+            should_stop=should_stop,
+        )
+        return np.stack([vecs[t] for t in texts]) if texts else np.zeros((0, emb_dim), np.float32)
+
+    ft_progress = wrap_progress(progress, 0.12, 0.75)
+    budget = config.time_budget_s
+    ft_cfg = config
+    if budget is not None:
+        # Leave room for the re-embedding, the head and the save after the body phase.
+        ft_cfg = config.update(time_budget_s=max(0.0, budget * 0.8 - (time.monotonic() - t0)))
+    ft = finetune_body(
+        body,
+        finetune_texts(train_recs),
+        y_tr,
+        cfg=ft_cfg,
+        progress=ft_progress,
+        should_stop=should_stop,
+        encode=encode_base,
+    )
+    finetuned = ft.steps > 0
+    check_stop(should_stop)  # between the body and the head phases
+
+    # ---- embeddings with the (fine-tuned) body; key = hash of its weights as saved
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="fsorg-body-") as tmpd:
+        if finetuned:
+            progress(0.76, "saving the fine-tuned body")
+            body_tmp = Path(tmpd) / "body"
+            body.save(str(body_tmp), safe_serialization=True)
+            key = B.body_key(body_tmp)
+        else:
+            body_tmp = None
+            key = base_key
+        X_progress = wrap_progress(progress, 0.78, 0.9)
+        all_recs = train_recs + test_recs
+        X = featurize(
+            all_recs,
+            recipe,
+            training=dbs.training,
+            model_key=key,
+            emb_dim=emb_dim,
+            get_body=lambda: body,
+            batch_size=config.batch_size * 4,
+            progress=X_progress,
+            should_stop=should_stop,
+        )
+        X_tr, X_te = X[: len(train_recs)], X[len(train_recs) :]
+        check_stop(should_stop)
+        progress(0.9, "fitting the class-balanced head")
+        head = fit_head(X_tr, y_tr, labels_used, C=config.head_c, seed=config.seed)
+        check_stop(should_stop)
+
+        report: Report | None = None
+        if te_idx:
+            _, pred = predict_labels(head, X_te, labels_used)
+            report = compute_report(y_te, pred, labels_used)
+        else:
+            notes.append("too few labels for a held-out test split: no evaluation report")
+
+        metrics: dict[str, Any] = {
+            "n_train": len(train_recs),
+            "n_test": len(test_recs),
+            "train_label_counts": dict(Counter(y_tr)),
+            "finetune_steps": ft.steps,
+            "finetune_pairs": vars(ft.pairs),
+            "finetune_seconds": round(ft.seconds, 1),
+            "finetune_stopped_by_budget": ft.stopped_by_budget,
+            "finetune_final_loss": ft.final_loss,
+        }
+        if report is not None:
+            metrics["test_macro_f1"] = report.macro_f1
+            metrics["test_accuracy"] = report.accuracy
+        target = Path(model_path) if model_path else settings.models_dir / "my_classifier"
+        meta = {
+            "kind": "finetuned",
+            "labels": labels_used,
+            "base_model": config.base_model,
+            "body": {"type": "folder"} if finetuned else {"type": "base", "name": config.base_model, "sha256": base_key},
+            "body_sha256": key,
+            "emb_dim": emb_dim,
+            "recipe": recipe,
+            "label_run_id": run_id,
+            "config": config.to_dict(),
+            "metrics": metrics,
+            "notes": notes,
+        }
+        progress(0.95, f"saving the model to {target}")
+        check_stop(should_stop)
+
+        def write_body(d: Path) -> None:
+            import shutil
+
+            assert body_tmp is not None
+            shutil.copytree(body_tmp, d)
+
+        final = save_model_folder(
+            target,
+            metadata=meta,
+            head=head,
+            report=report.to_dict() if report else None,
+            write_body=write_body if finetuned else None,
+            should_commit=lambda: not should_stop(),
+        )
+
+    now = time.time()
+    with dbs.training.begin() as c:
+        model_id = c.execute(
+            insert(S.models).values(
+                kind="finetuned",
+                path=str(final),
+                base_model=config.base_model,
+                label_run_id=run_id,
+                created_at=now,
+                config=json.dumps(config.to_dict()),
+                metrics=json.dumps(metrics),
+            )
+        ).inserted_primary_key[0]
+        eval_id = None
+        if report is not None:
+            eval_id = c.execute(
+                insert(S.eval_runs).values(
+                    prediction_run_id=None,
+                    model_id=model_id,
+                    kind="finetuned",
+                    label_run_id=run_id,
+                    split="test",
+                    created_at=now,
+                    n=report.n,
+                    macro_f1=report.macro_f1,
+                    report=json.dumps(report.to_dict()),
+                )
+            ).inserted_primary_key[0]
+    progress(1.0, "done")
+    return TrainResult(
+        model_path=final,
+        model_id=model_id,
+        label_run_id=run_id,
+        n_train=len(train_recs),
+        n_test=len(test_recs),
+        report=report,
+        eval_run_id=eval_id,
+        finetune_steps=ft.steps,
+        seconds=time.monotonic() - t0,
+        notes=notes,
+    )
+
+
+__all__ = ["TrainResult", "train_model", "stratified_split", "fit_head", "Cancelled"]

@@ -1,0 +1,923 @@
+"""``gather``: scan a library folder into a new snapshot in ``index.db``.
+
+What is recorded
+    Every folder (the root too, as ``rel_path ''`` at depth 0) and every regular file.
+    Folder ids are global integer keys assigned here, in Python, from ``max(id) + 1``, so a
+    child can point at its parent without a round trip to the database; files get their ids
+    from SQLite. Folders are numbered depth-first in name order, so a rescan of an unchanged
+    tree numbers it the same way (offset by the new base).
+
+What is *not* recorded (``snapshots.skipped_count``)
+    Symbolic links (to files or folders, broken or not), Windows junctions and other reparse
+    points, and special files (fifos, sockets, devices). They are never followed, so a link
+    loop cannot trap the scan and nothing is counted twice; they are only counted, so the
+    summary can say how many were left out. A link is not the user's content: the folder or
+    file it points to is recorded where it really lives (if it is inside the root).
+
+Names that are not valid UTF-8
+    ``name``/``rel_path`` hold a readable form in which each undecodable byte is written as
+    ``\\xNN``; ``raw_name`` holds the exact bytes (``os.fsencode``) for such names only (NULL
+    otherwise), so the on-disk path of any folder can be rebuilt from the chain of parents.
+
+Real disks
+    On POSIX the walk holds one directory file descriptor per level and opens, lists and
+    stats everything *relative* to it (``openat``/``fstatat``, like ``find``): paths longer
+    than ``PATH_MAX`` work, each system call resolves one name instead of a whole path, and a
+    folder that is swapped for a symlink mid-scan is refused (``O_NOFOLLOW``) instead of
+    followed. A folder that cannot be read, or a folder or file that disappears while the scan
+    runs, becomes a row in ``scan_errors`` (relative path + reason) and the scan goes on. An
+    unreadable folder still gets its folder row (it exists; we just cannot see inside).
+
+Crash safety (``kill -9`` at any moment)
+    1. the snapshot row is committed first with status ``running``;
+    2. folder/file/error rows go in in large batches, one transaction each;
+    3. the counts and status ``complete`` are committed last, in one transaction.
+    SQLite (WAL) makes each step atomic, so a killed scan leaves a ``running`` snapshot with
+    some of its rows: never "latest complete". One gather per data folder runs at a time (an
+    OS file lock, released by the kernel when the process dies), so a ``running`` snapshot
+    found by the next gather that holds the lock belongs to a dead process: it is marked
+    ``failed`` with the message "interrupted …" (:func:`recover_interrupted`).
+
+Cancel
+    ``should_stop()`` is polled between folders. The rows scanned so far are kept, the
+    snapshot is marked ``cancelled`` and :class:`GatherCancelled` (a
+    :class:`~engine.jobs.Cancelled`) is raised carrying the :class:`GatherResult`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import socket
+import sqlite3
+import stat as stat_mod
+import sys
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine import __version__
+from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, never_stop, no_progress
+from engine.settings import StorageSettings
+
+# Flush buffered rows to SQLite once this many files (or folders) are waiting. Large batches
+# amortise the per-transaction cost; each batch is still small enough (a few MB) for memory.
+FILE_BATCH = 50_000
+FOLDER_BATCH = 20_000
+# Seconds between progress reports (and the minimum time between should_stop() polls is zero:
+# it is polled once per folder).
+PROGRESS_INTERVAL = 0.1
+# At most this many scan_errors rows per snapshot (a disk full of unreadable folders must not
+# fill the database); the error count still counts them all.
+MAX_ERROR_ROWS = 10_000
+
+# Worker threads that list directories ahead of the walk (0: all listing on the calling thread).
+# Off by default: on a warm cache the per-entry GIL hand-offs cost more CPU than the overlapped
+# system calls save (bench/scan.py on 2 cores: 2.2 s with 0 threads, 3.9 s with 2). Worth turning
+# on for slow storage (network shares, cold spinning disks) where each listing waits on I/O.
+SCAN_THREADS = 0
+WRITER_THREAD = True  # insert batches on a separate thread (SQLite releases the GIL while it works)
+PREFETCH = 4  # subfolders of each open folder listed ahead
+MAX_PENDING = 32  # listings in flight in all (each may hold an open directory)
+
+# Longest suffix taken as an extension (``dungeondraft_pack`` is 17); longer ones are not.
+MAX_EXT = 24
+
+LOCK_NAME = "gather.lock"
+
+_USE_FD = (
+    os.name == "posix"
+    and os.scandir in os.supports_fd
+    and os.open in os.supports_dir_fd
+    and os.stat in os.supports_dir_fd
+)
+_O_DIR = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
+_O_ROOT = _O_DIR & ~getattr(os, "O_NOFOLLOW", 0)  # the root itself may be a link the user named
+_REPARSE = getattr(stat_mod, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
+_IS_WINDOWS = sys.platform == "win32"
+
+
+@dataclass(frozen=True)
+class GatherResult:
+    """What one gather produced. ``status`` is ``complete`` or ``cancelled``."""
+
+    snapshot_id: int
+    status: str
+    folders: int
+    files: int
+    errors: int
+    seconds: float
+    skipped: int = 0
+    total_bytes: int = 0
+    root: str = ""
+    first_errors: tuple[tuple[str, str], ...] = field(default=())  # (rel_path, reason), at most 10
+
+
+class GatherCancelled(Cancelled):
+    """The scan was stopped by ``should_stop()``; ``result`` describes the cancelled snapshot."""
+
+    def __init__(self, result: GatherResult) -> None:
+        super().__init__(
+            f"scan stopped after {result.folders:,} folders and {result.files:,} files; snapshot "
+            f"{result.snapshot_id} is marked cancelled and will not be used. Run gather again for "
+            "a complete snapshot."
+        )
+        self.result = result
+
+
+# ------------------------------------------------------------------------------- names
+
+
+def readable(name: str) -> tuple[str, bytes | None]:
+    """``(readable form, raw bytes or None)`` of a name from ``os.scandir``.
+
+    Valid UTF-8 names come back unchanged with ``None``. Others (their undecodable bytes are
+    lone surrogates after ``os.fsdecode``) come back with each bad byte as ``\\xNN`` plus the
+    exact bytes, so nothing is lost and SQLite never sees an unencodable string.
+    """
+    if name.isascii():
+        return name, None
+    try:
+        name.encode("utf-8")
+        return name, None
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        return raw.decode("utf-8", "backslashreplace"), raw
+
+
+def extension(name: str) -> str:
+    """Lower-case extension without the dot; '' when there is none.
+
+    Like ``os.path.splitext`` (a leading dot, as in ``.DS_Store``, is not an extension), but a
+    "suffix" longer than ``MAX_EXT`` characters or containing a space (``Map v1.2 final``) is not an
+    extension either: it would only pollute the per-folder extension histograms.
+    """
+    dot = name.rfind(".")
+    if dot <= 0:
+        return ""
+    stripped = name[:dot].lstrip(".")
+    if not stripped:
+        return ""
+    ext = name[dot + 1 :]
+    if not ext or len(ext) > MAX_EXT or " " in ext or "\t" in ext:
+        return ""
+    return ext.lower()
+
+
+def _reason(e: OSError) -> str:
+    """A short, readable reason for a scan error."""
+    if e.errno in (errno.ENOENT, errno.ENOTDIR):
+        return "disappeared during the scan"
+    if e.errno == errno.ELOOP:
+        return "replaced by a symbolic link during the scan (not followed)"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.EMFILE:
+        return "too many open files (folder nesting too deep)"
+    return e.strerror or str(e)
+
+
+# ------------------------------------------------------------------------------- lock
+
+
+class GatherLock:
+    """One gather per data folder at a time: an OS lock on ``DATA/gather.lock``.
+
+    The kernel drops the lock when the process dies (even by ``kill -9``), so whoever holds it
+    knows every ``running`` snapshot is left over from a dead process. On file systems that
+    cannot lock, the scan goes ahead unlocked (stale-snapshot recovery is then skipped).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self._fd: int | None = None
+        self.locked = False
+
+    def acquire(self, *, blocking: bool = False) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            if _IS_WINDOWS:  # pragma: no cover - not run on this CI
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except (BlockingIOError, PermissionError):
+            os.close(fd)
+            return False
+        except OSError as e:
+            if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                self._fd, self.locked = fd, False
+                return True
+            os.close(fd)
+            if e.errno in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
+                return False
+            raise
+        self._fd, self.locked = fd, True
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+        except OSError:
+            pass
+        return True
+
+    def holder(self) -> str:
+        """'pid P on HOST' of the process holding the lock, as far as the file says."""
+        try:
+            text = self.path.read_text().split()
+            return f"process {text[0]} on {text[1]}" if len(text) >= 2 else "another process"
+        except OSError:
+            return "another process"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing drops the lock
+            self.locked = False
+
+
+def is_gather_running(settings: StorageSettings) -> bool:
+    """True while some process is gathering into this data folder (for the app's UI)."""
+    lock = GatherLock(settings.data_dir)
+    if not settings.data_dir.exists():
+        return False
+    if lock.acquire():
+        lock.release()
+        return False
+    return True
+
+
+def recover_interrupted(settings: StorageSettings) -> list[int]:
+    """Mark snapshots left ``running`` by a dead gather as ``failed`` ("interrupted").
+
+    Safe to call at any time: it does nothing while a gather holds the lock (its ``running``
+    snapshot is alive). Returns the ids it marked.
+    """
+    from engine.storage import open_index
+
+    eng = open_index(settings)
+    eng.dispose()
+    lock = GatherLock(settings.data_dir)
+    if not lock.acquire():
+        return []
+    try:
+        if not lock.locked:
+            return []
+        con = _connect(settings.index_db)
+        try:
+            return _mark_interrupted(con)
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+def _mark_interrupted(con: sqlite3.Connection) -> list[int]:
+    rows = con.execute("SELECT id, message FROM snapshots WHERE status = 'running'").fetchall()
+    ids = []
+    for sid, message in rows:
+        was = f" ({message})" if message else ""
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(
+            "UPDATE snapshots SET status = 'failed', message = ? WHERE id = ? AND status = 'running'",
+            (f"interrupted: the scan ended before it finished{was}", sid),
+        )
+        con.execute("COMMIT")
+        ids.append(sid)
+    return ids
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A raw sqlite3 connection for the bulk load: explicit transactions, WAL, big cache."""
+    con = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+    con.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: every commit is atomic and the file stays consistent after a crash
+    # or power loss; only the last commits before a power loss may be rolled back.
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA foreign_keys=ON")
+    con.execute("PRAGMA busy_timeout=30000")
+    con.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the index pages of a big load hot
+    con.execute("PRAGMA temp_store=MEMORY")
+    return con
+
+
+# ------------------------------------------------------------------------------- root
+
+
+def _check_root(root: str | os.PathLike) -> tuple[str, str]:
+    """``(path to open, absolute readable form)``; raises UserError for a bad root."""
+    raw = os.fspath(root)
+    if isinstance(raw, bytes):
+        raw = os.fsdecode(raw)
+    if not raw or not raw.strip():
+        raise UserError("No folder given. Name the root folder of your library, e.g. gather ~/Assets")
+    path = os.path.abspath(os.path.expanduser(raw))
+    shown = readable(path)[0]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UserError(f"{shown} does not exist. Check the path and try again.") from None
+    except PermissionError:
+        raise UserError(
+            f"{shown} cannot be read (permission denied). Choose a folder you can read."
+        ) from None
+    except OSError as e:
+        raise UserError(f"{shown} cannot be opened ({_reason(e)}). Check the path.") from None
+    if not stat_mod.S_ISDIR(st.st_mode):
+        raise UserError(
+            f"{shown} is a file, not a folder. Give the folder that holds your library "
+            f"(e.g. {readable(os.path.dirname(path))[0]})."
+        )
+    try:
+        with os.scandir(path) as it:
+            next(it, None)
+    except PermissionError:
+        raise UserError(
+            f"{shown} cannot be read (permission denied). Choose a folder you can read."
+        ) from None
+    except OSError as e:
+        raise UserError(f"{shown} cannot be read ({_reason(e)}).") from None
+    return path, shown
+
+
+# ------------------------------------------------------------------------------- scanner
+
+
+class _Listing:
+    """What listing one directory found; built by a worker thread, consumed by the walk."""
+
+    __slots__ = ("handle", "subdirs", "rows", "size", "mtime", "skipped", "errors", "open_error")
+
+    def __init__(self) -> None:
+        self.handle: int | str | None = None  # open fd (POSIX) or path; None if it could not be opened
+        self.subdirs: list[str] = []
+        self.rows: list[tuple] = []  # (folder_id, name, raw_name, ext, size, mtime) of each file
+        self.size = 0
+        self.mtime: float | None = None
+        self.skipped = 0
+        self.errors: list[tuple[str | None, str]] = []  # (entry name or None for the folder, reason)
+        self.open_error: OSError | None = None
+
+
+def _open_child(parent: int | str, name: str) -> int | str:
+    if isinstance(parent, int):
+        return os.open(name, _O_DIR, dir_fd=parent)
+    return os.path.join(parent, name)
+
+
+def _close(handle: int | str | None) -> None:
+    if isinstance(handle, int):
+        try:
+            os.close(handle)
+        except OSError:
+            pass
+
+
+def _list_dir(handle: int | str, fid: int) -> _Listing:
+    """List one open directory (folder id ``fid``): subfolder names, one row per regular file.
+
+    Runs in worker threads: ``scandir``'s reads and ``fstatat`` release the GIL, so the
+    system calls of several directories overlap with each other and with the writer.
+    """
+    out = _Listing()
+    out.handle = handle
+    rows = out.rows
+    subdirs = out.subdirs
+    size_sum = 0
+    skipped = 0
+    try:
+        out.mtime = (os.fstat(handle) if isinstance(handle, int) else os.stat(handle)).st_mtime
+    except OSError:
+        pass
+    try:
+        it = os.scandir(handle)
+    except OSError as e:
+        out.errors.append((None, _reason(e)))
+        return out
+    with it:
+        while True:
+            try:
+                entry = next(it)
+            except StopIteration:
+                break
+            except OSError as e:  # an I/O error in the middle of a listing
+                out.errors.append((None, f"listing stopped early: {_reason(e)}"))
+                break
+            name = entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if _IS_WINDOWS and entry.stat(follow_symlinks=False).st_file_attributes & _REPARSE:
+                        skipped += 1  # a junction or another reparse point: never followed
+                    else:
+                        subdirs.append(name)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    skipped += 1  # symlink (to anything), fifo, socket, device
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError as e:
+                out.errors.append((name, _reason(e)))
+                continue
+            if name.isascii():
+                raw = None
+            else:
+                name, raw = readable(name)
+            # extension(name), inlined: this loop runs once per file
+            dot = name.rfind(".")
+            if dot > 0:
+                ext = name[dot + 1 :]
+                if len(ext) > MAX_EXT or " " in ext or "\t" in ext or (name[0] == "." and not name[:dot].strip(".")):
+                    ext = ""
+                else:
+                    ext = ext.lower()
+            else:
+                ext = ""
+            size = st.st_size
+            size_sum += size
+            rows.append((fid, name, raw, ext, size, st.st_mtime))
+    subdirs.sort()
+    out.size = size_sum
+    out.skipped = skipped
+    return out
+
+
+def _open_and_list(parent: int | str, name: str, fid: int) -> _Listing:
+    try:
+        handle = _open_child(parent, name)
+    except OSError as e:
+        out = _Listing()
+        out.open_error = e
+        return out
+    try:
+        return _list_dir(handle, fid)
+    except BaseException:
+        _close(handle)
+        raise
+
+
+class _Writer:
+    """Writes batches of rows on its own thread, one transaction per batch.
+
+    SQLite releases the GIL inside ``sqlite3_step``, so inserting one batch overlaps with
+    scanning the next. The queue is short, which bounds memory to a few batches.
+    """
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.exc: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="fsorg-gather-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            if batch is None:
+                return
+            if self.exc is None:
+                try:
+                    _write_batch(self.con, *batch)
+                except BaseException as e:  # reported to the walk by submit() / close()
+                    self.exc = e
+
+    def submit(self, batch: tuple[list, list, list]) -> None:
+        if self.exc is not None:
+            raise self.exc
+        self.queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until every submitted batch is written; re-raise the writer's error if any."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.exc is not None:
+            exc, self.exc = self.exc, None
+            raise exc
+
+
+def _write_batch(con: sqlite3.Connection, folder_rows: list, file_rows: list, error_rows: list) -> None:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if folder_rows:
+            con.executemany(
+                "INSERT INTO folders (id, snapshot_id, parent_id, rel_path, name, raw_name, depth, "
+                "file_count, subfolder_count, total_size, mtime) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                folder_rows,
+            )
+        if file_rows:
+            con.executemany(
+                "INSERT INTO files (folder_id, name, raw_name, ext, size, mtime) VALUES (?,?,?,?,?,?)",
+                file_rows,
+            )
+        if error_rows:
+            con.executemany("INSERT INTO scan_errors (snapshot_id, path, reason) VALUES (?,?,?)", error_rows)
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
+class _Frame:
+    """One level of the depth-first walk: an open directory and its subfolders still to do."""
+
+    __slots__ = ("handle", "fid", "rel", "depth", "subdirs", "i", "pending", "row", "gone")
+    # pending: index -> (folder id given to that subfolder, its listing being made by a worker)
+
+    def __init__(
+        self, handle: int | str, fid: int, rel: str, depth: int, subdirs: list[str], row: tuple
+    ) -> None:
+        self.handle = handle  # an fd (POSIX) or a path (elsewhere)
+        self.fid = fid
+        self.rel = rel
+        self.depth = depth
+        self.subdirs = subdirs
+        self.i = 0  # index of the next subfolder to walk
+        self.pending: dict[int, tuple[int, Future]] = {}
+        # The folder's row is written when the walk leaves it, so subfolders that vanished
+        # before we entered them are not counted in its subfolder_count.
+        self.row = row
+        self.gone = 0
+
+    def final_row(self) -> tuple:
+        if not self.gone:
+            return self.row
+        r = self.row
+        return (*r[:8], r[8] - self.gone, *r[9:])
+
+
+class _Scanner:
+    """Walks the tree depth-first in name order and streams rows to the writer.
+
+    Folder ids are given in walk order. Up to ``PREFETCH`` subfolders of each open folder are
+    listed ahead by worker threads (at most ``MAX_PENDING`` in all, which bounds the open file
+    descriptors); the walk consumes the listings in order, so the result does not depend on
+    thread timing.
+    """
+
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        snapshot_id: int,
+        base_id: int,
+        root_path: str,
+        progress: ProgressFn,
+        should_stop: StopFn,
+        threads: int,
+    ) -> None:
+        self.con = con
+        self.sid = snapshot_id
+        self.next_id = base_id
+        self.root_path = root_path
+        self.progress = progress
+        self.should_stop = should_stop
+        self.threads = threads
+        self.folder_rows: list[tuple] = []
+        self.file_rows: list[tuple] = []
+        self.error_rows: list[tuple] = []
+        self.folders = 0
+        self.files = 0
+        self.errors = 0
+        self.skipped = 0
+        self.total_bytes = 0
+        self.first_errors: list[tuple[str, str]] = []
+        self.stack: list[_Frame] = []
+        self.n_pending = 0
+        self.pool: ThreadPoolExecutor | None = None
+        self.writer: _Writer | None = None
+        self._next_report = 0.0
+
+    # -- errors and batches
+
+    def error(self, rel: str, reason: str) -> None:
+        self.errors += 1
+        if len(self.first_errors) < 10:
+            self.first_errors.append((rel, reason))
+        if self.errors <= MAX_ERROR_ROWS:
+            self.error_rows.append((self.sid, rel, reason))
+
+    def flush(self) -> None:
+        """Hand the buffered rows to the writer (or write them here when there is none)."""
+        if not (self.folder_rows or self.file_rows or self.error_rows):
+            return
+        batch = (self.folder_rows, self.file_rows, self.error_rows)
+        self.folder_rows, self.file_rows, self.error_rows = [], [], []
+        if self.writer is not None:
+            self.writer.submit(batch)
+        else:
+            _write_batch(self.con, *batch)
+
+    # -- progress
+
+    def fraction(self) -> float:
+        """Share of the tree done, treating sibling subtrees as equal in size.
+
+        The total is unknown until the end, so each level of the open path splits its parent's
+        share evenly among its subfolders: cheap (one pass over the stack), never backwards,
+        and it reaches 1.0 when the walk ends.
+        """
+        done, weight = 0.0, 1.0
+        for fr in self.stack:
+            n = len(fr.subdirs)
+            cur = max(fr.i - 1, 0)  # the subfolder being walked now is not done yet
+            done += weight * cur / n
+            weight /= n
+        return min(done, 0.999)
+
+    def report(self, rel: str) -> None:
+        now = time.monotonic()
+        if now < self._next_report:
+            return
+        self._next_report = now + PROGRESS_INTERVAL
+        where = rel if len(rel) <= 60 else "…" + rel[-59:]
+        self.progress(self.fraction(), f"{self.folders:,} folders, {self.files:,} files  {where}")
+
+    # -- the walk
+
+    def new_id(self) -> int:
+        fid = self.next_id
+        self.next_id += 1
+        return fid
+
+    def record(
+        self, fid: int, listing: _Listing, parent_id: int | None, rel: str, name: str, depth: int
+    ) -> None:
+        """Turn one listing into rows and, if it has subfolders, push it on the stack."""
+        self.folders += 1
+        for ename, reason in listing.errors:
+            if ename is None:
+                self.error(rel, reason)
+            else:
+                shown = readable(ename)[0]
+                self.error(f"{rel}/{shown}" if rel else shown, reason)
+        rows = listing.rows
+        self.files += len(rows)
+        self.total_bytes += listing.size
+        self.skipped += listing.skipped
+        self.file_rows.extend(rows)
+        shown, raw = readable(name)
+        subdirs = listing.subdirs
+        row = (fid, self.sid, parent_id, rel, shown, raw, depth, len(rows), len(subdirs), listing.size, listing.mtime)
+        if subdirs and listing.handle is not None:
+            fr = _Frame(listing.handle, fid, rel, depth, subdirs, row)
+            self.stack.append(fr)
+            self.prefetch(fr)
+        else:
+            _close(listing.handle)
+            self.folder_rows.append(row)
+        if len(self.file_rows) >= FILE_BATCH or len(self.folder_rows) >= FOLDER_BATCH:
+            self.flush()
+
+    def leave(self) -> None:
+        """Done with the folder on top of the stack: close it and queue its row."""
+        fr = self.stack.pop()
+        _close(fr.handle)
+        self.folder_rows.append(fr.final_row())
+
+    def prefetch(self, fr: _Frame) -> None:
+        """Start listing the next few subfolders of ``fr`` on the worker threads."""
+        if self.pool is None:
+            return
+        stop = min(fr.i + PREFETCH, len(fr.subdirs))
+        for j in range(fr.i, stop):
+            if self.n_pending >= MAX_PENDING:
+                return
+            if j not in fr.pending:
+                fid = self.new_id()
+                fr.pending[j] = (fid, self.pool.submit(_open_and_list, fr.handle, fr.subdirs[j], fid))
+                self.n_pending += 1
+
+    def next_listing(self, fr: _Frame, i: int) -> tuple[int, _Listing]:
+        """The id and listing of subfolder ``i`` of ``fr``: prefetched, or made now."""
+        got = fr.pending.pop(i, None)
+        if got is None:
+            fid = self.new_id()
+            return fid, _open_and_list(fr.handle, fr.subdirs[i], fid)
+        self.n_pending -= 1
+        return got[0], got[1].result()
+
+    def run(self) -> None:
+        root = self.root_path
+        if _USE_FD:
+            handle: int | str = os.open(root, _O_ROOT)
+        else:
+            handle = root if not _IS_WINDOWS or root.startswith("\\\\?\\") else "\\\\?\\" + root
+        self.progress(0.0, "scanning…")
+        if self.threads > 0:
+            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="fsorg-gather")
+        if WRITER_THREAD:
+            self.writer = _Writer(self.con)
+        stack = self.stack
+        try:
+            fid = self.new_id()
+            try:
+                listing = _list_dir(handle, fid)
+            except BaseException:
+                _close(handle)
+                raise
+            self.record(fid, listing, None, "", os.path.basename(root.rstrip(os.sep)) or root, 0)
+            while stack:
+                fr = stack[-1]
+                i = fr.i
+                if i >= len(fr.subdirs):
+                    self.leave()
+                    continue
+                fr.i = i + 1
+                if self.should_stop():
+                    raise Cancelled()
+                name = fr.subdirs[i]
+                shown = name if name.isascii() else readable(name)[0]
+                rel = f"{fr.rel}/{shown}" if fr.rel else shown
+                self.report(rel)
+                fid, listing = self.next_listing(fr, i)
+                self.prefetch(fr)
+                err = listing.open_error
+                if err is not None:
+                    self.error(rel, _reason(err))
+                    if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        fr.gone += 1
+                        continue  # gone, or no longer a folder: nothing to record
+                    # it exists but cannot be opened (permission): record it, empty
+                self.record(fid, listing, fr.fid, rel, name, fr.depth + 1)
+            self.flush()
+        except (Cancelled, KeyboardInterrupt):
+            # the folders still open are recorded too, so a cancelled snapshot is a tree
+            for fr in reversed(stack):
+                self.folder_rows.append(fr.final_row())
+            raise
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Wait for the workers, close every directory still open, drain the writer."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        for fr in self.stack:
+            for _fid, fut in fr.pending.values():
+                if fut.exception() is None:
+                    _close(fut.result().handle)
+            fr.pending.clear()
+            _close(fr.handle)
+        self.stack.clear()
+        self.n_pending = 0
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.close()
+
+
+# ------------------------------------------------------------------------------- gather
+
+
+def gather(
+    root: str | os.PathLike,
+    settings: StorageSettings,
+    *,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+    threads: int | None = None,
+) -> GatherResult:
+    """Scan ``root`` into a new snapshot of ``settings``' index.db and return what it holds.
+
+    Raises :class:`UserError` for a root that does not exist, is a file or cannot be read,
+    and when another gather is writing to the same data folder; :class:`GatherCancelled`
+    when ``should_stop()`` turned True (the snapshot is then ``cancelled``). ``threads``:
+    directory-listing worker threads (default ``SCAN_THREADS``; 0 = none, all on this thread).
+    """
+    from engine.storage import open_index
+
+    t0 = time.monotonic()
+    path, shown = _check_root(root)
+    lock = GatherLock(settings.data_dir)
+    try:
+        eng = open_index(settings)  # creates / migrates the schema
+        eng.dispose()
+        acquired = lock.acquire()
+    except (OSError, sqlite3.Error) as e:
+        reason = (e.strerror or str(e)).lower() if isinstance(e, OSError) else str(e)
+        if settings.data_dir.is_file() or isinstance(e, FileExistsError):
+            reason = "it is a file, not a folder"
+        elif isinstance(e, NotADirectoryError):
+            reason = "a part of that path is a file, not a folder"
+        raise UserError(
+            f"Cannot use {settings.data_dir} as the data folder ({reason}). "
+            "Choose another folder with --storage DIR."
+        ) from None
+    if not acquired:
+        raise UserError(
+            f"Another gather is writing to {settings.data_dir} right now ({lock.holder()}). "
+            "Wait for it to finish (or stop it), then run this again."
+        )
+    con = None
+    try:
+        con = _connect(settings.index_db)
+        if lock.locked:
+            _mark_interrupted(con)
+        return _gather_locked(
+            con, path, shown, progress, should_stop, t0, SCAN_THREADS if threads is None else threads
+        )
+    except sqlite3.OperationalError as e:
+        raise _db_error(e, settings) from None
+    finally:
+        if con is not None:
+            con.close()
+        lock.release()
+
+
+def _db_error(e: sqlite3.Error, settings: StorageSettings) -> UserError:
+    text = str(e)
+    if "full" in text:
+        return UserError(f"The disk holding {settings.data_dir} is full. Free some space and scan again.")
+    if "locked" in text or "busy" in text:
+        return UserError(
+            f"{settings.index_db} is busy (another program is writing to it). Try again in a moment."
+        )
+    return UserError(f"Could not write {settings.index_db}: {text}.")
+
+
+def _gather_locked(
+    con: sqlite3.Connection,
+    path: str,
+    shown: str,
+    progress: ProgressFn,
+    should_stop: StopFn,
+    t0: float,
+    threads: int,
+) -> GatherResult:
+    root_raw = readable(path)[1]
+    con.execute("BEGIN IMMEDIATE")
+    cur = con.execute(
+        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message) "
+        "VALUES (?, ?, ?, 'running', ?, ?)",
+        (shown, root_raw, time.time(), __version__, f"pid {os.getpid()} on {socket.gethostname()}"),
+    )
+    sid = int(cur.lastrowid)
+    base_id = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM folders").fetchone()[0])
+    con.execute("COMMIT")
+
+    scanner = _Scanner(con, sid, base_id, path, progress, should_stop, threads)
+
+    def finish(status: str, message: str | None) -> GatherResult:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        if status != "failed":
+            scanner.flush()  # keep what was scanned; counts below match the stored rows
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(
+            "UPDATE snapshots SET status = ?, finished_at = ?, folder_count = ?, file_count = ?, "
+            "error_count = ?, total_bytes = ?, skipped_count = ?, message = ? WHERE id = ?",
+            (
+                status,
+                time.time(),
+                scanner.folders,
+                scanner.files,
+                scanner.errors,
+                scanner.total_bytes,
+                scanner.skipped,
+                message,
+                sid,
+            ),
+        )
+        con.execute("COMMIT")
+        return GatherResult(
+            snapshot_id=sid,
+            status=status,
+            folders=scanner.folders,
+            files=scanner.files,
+            errors=scanner.errors,
+            seconds=time.monotonic() - t0,
+            skipped=scanner.skipped,
+            total_bytes=scanner.total_bytes,
+            root=shown,
+            first_errors=tuple(scanner.first_errors),
+        )
+
+    try:
+        scanner.run()
+    except (Cancelled, KeyboardInterrupt) as e:
+        result = finish("cancelled", "cancelled by the user")
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise GatherCancelled(result) from None
+    except BaseException as e:
+        try:
+            finish("failed", f"{type(e).__name__}: {e}")
+        except Exception:
+            pass  # the next gather marks it interrupted
+        raise
+    result = finish("complete", None)
+    progress(1.0, f"{result.folders:,} folders, {result.files:,} files")
+    return result
+

@@ -1,0 +1,942 @@
+"""The main window: a thin composer (STYLE.md §1.4, anti-pattern 5).
+
+It builds the views, owns the actions, and wires ``*_requested`` signals to ops and to
+the :class:`LabelController`. It holds no business logic: scanning, features, samples,
+CSV and models are engine calls started through ``fsorg_desktop.ops``; what to show is
+decided from their results.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
+    QKeySequence,
+    QUndoGroup,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+)
+
+from engine import __version__
+from engine.browse import Browser, FolderFilter
+from engine.jobs import Cancelled, UserError
+from engine.settings import StorageSettings
+from fsorg_desktop.actions import Actions, create_actions
+from fsorg_desktop.app_settings import (
+    GEOMETRY,
+    LAST_DATA_DIR,
+    SPLITTER,
+    WINDOW_STATE,
+    AppSettings,
+    RecentLibrary,
+)
+from fsorg_desktop.dialogs import DialogHost
+from fsorg_desktop.jobs import JobRunner, JobState, Pool
+from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.library import LibraryState
+from fsorg_desktop.models.folder_tree_model import FolderTreeModel
+from fsorg_desktop.models.sample_table_model import SampleTableModel
+from fsorg_desktop.ops import library as lib_ops
+from fsorg_desktop.ops import models as model_ops
+from fsorg_desktop.ops import samples as sample_ops
+from fsorg_desktop.views.config_dialogs import SamplesDialog, TrainDialog
+from fsorg_desktop.views.folder_tree_view import FolderTreeView
+from fsorg_desktop.views.jobs_panel import JobsPanel
+from fsorg_desktop.views.sample_view import SampleView
+from fsorg_desktop.views.welcome_view import WelcomeView
+
+PAGE_WELCOME, PAGE_WORK = 0, 1
+
+
+def dropped_folder(urls: list[QUrl]) -> tuple[str | None, str]:
+    """(the folder to scan, or None with a message saying what the window accepts)."""
+    local = [u.toLocalFile() for u in urls if u.isLocalFile()]
+    if not urls or not local:
+        return None, "Drop a folder from your file manager: the root folder of your library."
+    if len(local) > 1:
+        dirs = [p for p in local if os.path.isdir(p)]
+        return None, (
+            f"You dropped {len(local)} items. Drop one folder only: the root of your library "
+            f"(the folder that contains {'them' if dirs else 'your assets'})."
+        )
+    path = local[0]
+    if os.path.isfile(path):
+        return None, (
+            f"“{Path(path).name}” is a file. Drop the folder that holds your library "
+            "(to import a labelled CSV, use File ▸ Import labelled CSV…)."
+        )
+    if not os.path.isdir(path):
+        return None, f"“{path}” does not exist (any more). Drop an existing folder."
+    return path, ""
+
+
+class MainWindow(QMainWindow):
+    library_opened = Signal(object)  # LibraryState (snapshot may be None)
+    tree_ready = Signal()  # the tree shows the library's root and its children
+    model_results_changed = Signal(object)  # eval run id (or None) after a model job
+
+    def __init__(
+        self,
+        storage: StorageSettings,
+        *,
+        app_settings: AppSettings | None = None,
+        runner: JobRunner | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("fsorgMainWindow")
+        self.setWindowTitle("fsorg")
+        self.setAcceptDrops(True)
+        self.storage = storage
+        self.settings = app_settings or AppSettings()
+        self.runner = runner or JobRunner(self)
+        self.dialogs = DialogHost(self)
+        self.state: LibraryState | None = None
+        self._closing = False
+        self._filter_job: JobState | None = None
+        self._model_path: str | None = None
+
+        self.undo_group = QUndoGroup(self)
+        self.labels = LabelController(None, None, runner=self.runner, parent=self)
+        self.undo_group.addStack(self.labels.undo_stack)
+        self.undo_group.setActiveStack(self.labels.undo_stack)
+
+        # -- views --
+        self.tree_model = FolderTreeModel(self.labels, self)
+        self.tree_view = FolderTreeView(self.tree_model)
+        self.tree_view.name_filter.setAcceptDrops(False)
+        self.welcome = WelcomeView()
+        self.sample_model = SampleTableModel(self.labels, self)
+        self.sample_view = SampleView(self.sample_model)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.addTab(self.sample_view, "Sample")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.tree_view)
+        self.splitter.addWidget(self.side_tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        self.jobs_panel = JobsPanel(self.runner)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobsDock")
+        self.jobs_dock.setWidget(self.jobs_panel)
+        self.jobs_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+
+        self.status_library = QLabel()
+        self.status_labels = QLabel()
+        self.statusBar().addPermanentWidget(self.status_labels)
+        self.statusBar().addPermanentWidget(self.status_library)
+
+        self.actions_ = create_actions(self)
+        self._build_menus(self.actions_)
+        self._wire()
+        self._restore_settings()
+        self._update_enabled()
+
+    # ------------------------------------------------------------------------------ building
+    def _build_menus(self, a: Actions) -> None:
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addAction(a.open_folder)
+        self.recent_menu = m.addMenu("Open &recent")
+        m.addAction(a.rescan)
+        m.addSeparator()
+        m.addAction(a.import_csv)
+        m.addAction(a.export_sample)
+        m.addAction(a.export_tree)
+        m.addSeparator()
+        m.addAction(a.quit)
+        m = mb.addMenu("&Edit")
+        m.addAction(self.undo_action)
+        m.addAction(self.redo_action)
+        m.addSeparator()
+        m.addAction(a.find)
+        self.label_menu = mb.addMenu("&Label")
+        for act in a.label.values():
+            self.label_menu.addAction(act)
+        self.label_menu.addAction(a.clear_label)
+        self.label_menu.addSeparator()
+        self.label_menu.addAction(a.generate_samples)
+        m = mb.addMenu("&Model")
+        m.addAction(a.evaluate_baseline)
+        m.addAction(a.zero_shot)
+        m.addSeparator()
+        m.addAction(a.train)
+        m.addAction(a.predict)
+        m = mb.addMenu("&View")
+        self.jobs_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+J"))
+        m.addAction(self.jobs_dock.toggleViewAction())
+        m = mb.addMenu("&Help")
+        m.addAction(a.shortcuts)
+        m.addAction(a.about)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for act in (a.open_folder, a.generate_samples, a.import_csv, a.export_sample):
+            tb.addAction(act)
+        tb.addSeparator()
+        for act in (a.evaluate_baseline, a.train, a.predict):
+            tb.addAction(act)
+
+    def _wire(self) -> None:
+        a = self.actions_
+        a.open_folder.triggered.connect(self.choose_folder)
+        a.rescan.triggered.connect(self._on_rescan)
+        a.quit.triggered.connect(self.close)
+        a.find.triggered.connect(self._on_find)
+        a.about.triggered.connect(self.show_about)
+        a.shortcuts.triggered.connect(self.show_shortcuts)
+        for name, act in a.label.items():
+            act.triggered.connect(lambda _=False, n=name: self._label_selection(n))
+        a.clear_label.triggered.connect(lambda _=False: self._label_selection(None))
+        self.welcome.open_requested.connect(self.choose_folder)
+        self.welcome.recent_requested.connect(self.open_recent)
+        self.tree_view.label_requested.connect(self._on_label_requested)
+        self.tree_view.filter_requested.connect(self._on_filter_requested)
+        self.tree_view.context_menu_requested.connect(self._fill_context_menu)
+        self.sample_view.label_requested.connect(self._on_label_requested)
+        self.sample_view.generate_requested.connect(self.generate_samples)
+        self.sample_view.folder_selected.connect(self._on_sample_folder_selected)
+        self.tree_view.folder_selected.connect(self._on_tree_folder_selected)
+        a.generate_samples.triggered.connect(self.generate_samples)
+        a.export_sample.triggered.connect(self.export_sample)
+        a.export_tree.triggered.connect(self.export_tree)
+        a.import_csv.triggered.connect(self.import_csv)
+        a.evaluate_baseline.triggered.connect(self.evaluate_baseline)
+        a.zero_shot.triggered.connect(self.run_zero_shot)
+        a.train.triggered.connect(self.train)
+        a.predict.triggered.connect(self.predict_all)
+        self.sample_view.table.installEventFilter(self)
+        self.sample_model.modelReset.connect(self._update_enabled)
+        self.runner.job_started.connect(self._on_job_started)
+        self.runner.job_finished.connect(lambda _job: self._update_enabled())
+        self.tree_view.tree.installEventFilter(self)
+
+    # ------------------------------------------------------------------------------ library
+    def open_storage(self, storage: StorageSettings, *, root: str | None = None) -> None:
+        """Open a data folder (in the background) and show its newest snapshot, or the drop zone."""
+        self.storage = storage
+        self.settings.set(LAST_DATA_DIR, str(storage.data_dir))
+        self.statusBar().showMessage(f"Opening {storage.data_dir} …")
+
+        def done(state: LibraryState | None, error: BaseException | None) -> None:
+            if error is not None:
+                self.stack.setCurrentIndex(PAGE_WELCOME)
+                self.dialogs.error("Could not open the library", error, "Opening the data folder")
+                return
+            self.adopt(state)
+
+        lib_ops.open_library_op(self.runner, storage, done, root=root)
+
+    def adopt(self, state: LibraryState, *, snapshot_changed: bool = True) -> None:
+        """Show ``state`` (UI thread): swap the label controller, the browser and the page."""
+        old = self.state
+        self.state = state
+        if old is not None and old.dbs is not state.dbs:
+            old.dbs.dispose()
+        ctl = LabelController(
+            state.dbs,
+            state.snapshot.id if state.snapshot else None,
+            state.labels,
+            run_id=state.label_run_id,
+            runner=self.runner,
+            parent=self,
+        )
+        self._set_label_controller(ctl)
+        if state.snapshot is None:
+            self.tree_model.set_browser(None)
+            self.sample_model.set_rows([])
+            self.stack.setCurrentIndex(PAGE_WELCOME)
+            self.welcome.set_recent(self.settings.recent())
+            self.setWindowTitle("fsorg")
+            self.statusBar().showMessage("Drop the root folder of your library on the window to begin.")
+        else:
+            snap = state.snapshot
+            self.tree_model.set_root_title(state.root_name)
+            self.tree_model.set_browser(Browser.for_settings(state.settings, snap.id))
+            self.stack.setCurrentIndex(PAGE_WORK)
+            self.setWindowTitle(f"{state.root_name} — fsorg")
+            self.status_library.setText(
+                f"{state.root_name}: {snap.folder_count:,} folders, {snap.file_count:,} files "
+                f"(snapshot {snap.id})"
+            )
+            self.statusBar().clearMessage()
+            self.settings.add_recent(RecentLibrary(str(state.settings.data_dir), snap.root))
+            self.sample_model.set_rows([])
+            sample_ops.load_sample_op(self.runner, state.settings, snap.id, self._on_sample_loaded(snap.id))
+            QTimer.singleShot(0, self._announce_tree_ready)
+        self._refresh_recent_menu()
+        self._update_label_status()
+        self._update_enabled()
+        self.library_opened.emit(state)
+
+    def _announce_tree_ready(self) -> None:
+        self.tree_view.expand_root()
+        self.tree_view.tree.setFocus()
+        self.tree_ready.emit()
+
+    def _set_label_controller(self, ctl: LabelController) -> None:
+        old = self.labels
+        self.labels = ctl
+        self.undo_group.addStack(ctl.undo_stack)
+        self.undo_group.setActiveStack(ctl.undo_stack)
+        self.tree_model.set_label_controller(ctl)
+        ctl.labels_changed.connect(lambda _ids: self._update_label_status())
+        ctl.labels_reset.connect(self._update_label_status)
+        ctl.save_failed.connect(
+            lambda msg: self.dialogs.message("Labels not saved yet", msg, icon=QMessageBox.Icon.Warning)
+        )
+        if old is not ctl:
+            old.flush()
+            self.undo_group.removeStack(old.undo_stack)
+        self._on_label_controller_changed(ctl)
+
+    def _on_label_controller_changed(self, ctl: LabelController) -> None:
+        """Panels that follow the labels get the new controller."""
+        self.sample_model.set_label_controller(ctl)
+
+    # ------------------------------------------------------------------------------ scanning
+    def choose_folder(self) -> None:
+        start = str(Path.home())
+        if self.state is not None and self.state.snapshot is not None:
+            start = str(Path(self.state.snapshot.root).parent)
+        dlg = QFileDialog(self, "Choose the root folder of your library", start)
+        dlg.setFileMode(QFileDialog.FileMode.Directory)
+        dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dlg.fileSelected.connect(lambda path: self.scan_folder(path) if path else None)
+        self.dialogs._keep(dlg)
+
+    def open_recent(self, lib: RecentLibrary) -> None:
+        if not Path(lib.data_dir).exists():
+            self.settings.remove_recent(lib)
+            self._refresh_recent_menu()
+            self.welcome.set_recent(self.settings.recent())
+            self.dialogs.message(
+                "Library not found",
+                f"The data folder {lib.data_dir} no longer exists; it was removed from the recent list.",
+                icon=QMessageBox.Icon.Warning,
+            )
+            return
+        self.open_storage(StorageSettings.from_storage_arg(lib.data_dir), root=lib.root or None)
+
+    def _on_rescan(self) -> None:
+        if self.state is not None and self.state.snapshot is not None:
+            self.scan_folder(self.state.snapshot.root)
+
+    def scan_folder(self, root: str) -> JobState:
+        """gather → open the new snapshot → extract features, all in the background."""
+        self.statusBar().showMessage(f"Scanning {root} …")
+        storage = self.storage
+
+        def gathered(result, error) -> None:
+            if error is not None:
+                if isinstance(error, Cancelled):
+                    self.statusBar().showMessage(f"Scan cancelled. {error}", 10_000)
+                else:
+                    self.dialogs.error("The scan did not finish", error, "Scanning")
+                return
+            msg = (
+                f"Scanned {result.folders:,} folders and {result.files:,} files in {result.seconds:.1f} s"
+                + (f"; {result.errors:,} could not be read" if result.errors else "")
+                + ". Extracting features…"
+            )
+            self.statusBar().showMessage(msg, 15_000)
+
+            def opened(state, err) -> None:
+                if err is not None:
+                    self.dialogs.error("Could not open the new snapshot", err, "Opening the snapshot")
+                    return
+                self.adopt(state)
+                self.extract_features(state)
+
+            lib_ops.open_library_op(self.runner, storage, opened, snapshot_id=result.snapshot_id)
+
+        return lib_ops.gather_op(self.runner, root, storage, gathered)
+
+    def extract_features(self, state: LibraryState) -> JobState | None:
+        if state.snapshot is None:
+            return None
+        snap_id = state.snapshot.id
+
+        def done(result, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.dialogs.error("Feature extraction failed", error, "Extracting features")
+                return
+            if self.state is not None and self.state.snapshot and self.state.snapshot.id == snap_id:
+                self.state.has_features = True
+                self.refresh_predictions()
+                self._update_enabled()
+                self.statusBar().showMessage(
+                    "Ready: the predicted column shows the heuristic's first guess. "
+                    "Generate samples (Ctrl+G) to start labelling.",
+                    15_000,
+                )
+
+        return lib_ops.extract_op(self.runner, state.settings, snap_id, done)
+
+    def refresh_predictions(self) -> None:
+        """Re-read predictions for every loaded folder (after extract or predict)."""
+        if self.state is None or self.state.snapshot is None or self.tree_model.browser is None:
+            return
+        br = self.tree_model.browser
+        br.refresh_prediction_run()
+        ids = self.tree_model.loaded_ids()
+        settings, snap = self.state.settings, self.state.snapshot.id
+
+        def work(progress, should_stop):
+            b = Browser.for_settings(settings, snap)
+            try:
+                return b.rows(ids)
+            finally:
+                b.close()
+
+        def done(rows, error) -> None:
+            if error is None and self.tree_model.browser is br:
+                self.tree_model.update_rows(rows)
+
+        self.runner.run(work, done, pool=Pool.READ)
+
+    # ------------------------------------------------------------------------------ drag & drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+            self.welcome.set_drag_active(True)
+            path, why = dropped_folder(event.mimeData().urls())
+            self.statusBar().showMessage(f"Release to scan {path}" if path else why)
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.welcome.set_drag_active(False)
+        self.statusBar().clearMessage()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.welcome.set_drag_active(False)
+        path, why = dropped_folder(event.mimeData().urls() if event.mimeData().hasUrls() else [])
+        event.acceptProposedAction()
+        if path is None:
+            self.statusBar().showMessage(why, 10_000)
+            self.dialogs.message("That cannot be scanned", why, icon=QMessageBox.Icon.Information)
+            return
+        self.scan_folder(path)
+
+    # ------------------------------------------------------------------------------ labeling
+    def _focused_folder_view(self):
+        """The view whose selection a menu label action applies to (the last focused)."""
+        if getattr(self, "_last_focused", None) is self.sample_view.table:
+            return self.sample_view
+        return self.tree_view
+
+    def _label_selection(self, label: str | None) -> None:
+        view = self._focused_folder_view()
+        ids = view.selected_folder_ids()
+        if ids:
+            self._on_label_requested(ids, label)
+            view.advance()
+
+    def _on_label_requested(self, folder_ids: list[int], label: str | None) -> None:
+        if self.state is None or self.state.snapshot is None:
+            return
+        self.labels.set_labels(folder_ids, label)
+
+    def _update_label_status(self) -> None:
+        n = self.labels.count()
+        self.status_labels.setText(f"{n:,} folder{'s' if n != 1 else ''} labelled by you")
+
+    def _fill_context_menu(self, menu) -> None:
+        for act in self.actions_.label.values():
+            menu.addAction(act)
+        menu.addAction(self.actions_.clear_label)
+
+    # ------------------------------------------------------------------------------ filter
+    def _on_find(self) -> None:
+        self.tree_view.name_filter.setFocus()
+        self.tree_view.name_filter.selectAll()
+
+    def _on_filter_requested(self, flt: FolderFilter) -> None:
+        if self._filter_job is not None:
+            self._filter_job.discard()
+            self._filter_job = None
+        if not flt.active or self.state is None or self.state.snapshot is None:
+            self.tree_model.clear_flat()
+            self.tree_view.set_filter_status("")
+            return
+        settings, snap, labels = self.state.settings, self.state.snapshot.id, self.labels.labels()
+        self.tree_view.set_filter_status("Searching…")
+
+        def work(progress, should_stop):
+            b = Browser.for_settings(settings, snap)
+            try:
+                return b.search(flt, labels, should_stop=should_stop)
+            finally:
+                b.close()
+
+        def done(result, error) -> None:
+            self._filter_job = None
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.tree_view.set_filter_status(f"Filter failed: {error}")
+                return
+            rows, more = result
+            self.tree_model.set_flat_rows(rows, more)
+            self.tree_view.set_filter_status(
+                f"{len(rows):,}{'+' if more else ''} matching folder{'s' if len(rows) != 1 else ''}"
+                + (" (first 2,000 shown; narrow the filter)" if more else "")
+                + " — clear the filter to see the tree"
+            )
+
+        self._filter_job = self.runner.run(work, done, pool=Pool.READ)
+
+    # ------------------------------------------------------------------------------ samples
+    def _on_sample_loaded(self, snapshot_id: int):
+        def done(rows, error) -> None:
+            if self.state is None or self.state.snapshot is None or self.state.snapshot.id != snapshot_id:
+                return
+            if error is not None:
+                self.statusBar().showMessage(f"The saved sample could not be read ({error}); generate a new one.")
+                return
+            self.sample_model.set_rows(rows)
+
+        return done
+
+    def generate_samples(self) -> None:
+        if self.state is None or self.state.snapshot is None:
+            return
+        if not self.state.has_features:
+            self.dialogs.message(
+                "Features are not ready yet",
+                "Samples are picked from the folders' features, which are still being extracted "
+                "(see the Jobs panel). Try again when that job has finished.",
+            )
+            return
+        from engine.config import load_config
+
+        try:
+            cfg = load_config("generate_samples")
+        except UserError as e:
+            self.dialogs.error("Invalid config", e, "Reading generate_samples.json")
+            return
+        dlg = SamplesDialog(cfg, self)
+        dlg.config_accepted.connect(self._start_generate)
+        self.dialogs._keep(dlg)
+
+    def _start_generate(self, cfg) -> JobState | None:
+        if self.state is None or self.state.snapshot is None:
+            return None
+        if self.sample_model.rowCount() and self.sample_model.labelled_count() < self.sample_model.rowCount():
+            left = self.sample_model.rowCount() - self.sample_model.labelled_count()
+            if not self.dialogs.confirm(
+                "Replace the sample?",
+                f"{left} folder(s) of the current sample are not labelled yet. A new sample replaces "
+                "the table (your labels stay saved). Continue?",
+            ):
+                return None
+        snap = self.state.snapshot.id
+
+        def done(result, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.dialogs.error("No sample was generated", error, "Generating samples")
+                return
+            res, rows = result
+            if self.state is not None and self.state.snapshot and self.state.snapshot.id == snap:
+                self.sample_model.set_rows(rows)
+                self.side_tabs.setCurrentWidget(self.sample_view)
+                self.sample_view.table.setFocus()
+                if rows:
+                    self.sample_view.table.setCurrentIndex(self.sample_view.proxy.index(0, 0))
+                self.statusBar().showMessage(
+                    f"{res.rows} folders picked from {res.candidates:,} candidates"
+                    + (f" ({res.excluded_labelled:,} already labelled were left out)" if res.excluded_labelled else "")
+                    + ". Label them with the keys 1–6.",
+                    15_000,
+                )
+
+        return sample_ops.generate_op(self.runner, self.state.settings, snap, cfg, done)
+
+    def _on_sample_folder_selected(self, folder_id: int) -> None:
+        if not self.tree_model.is_flat:
+            self.tree_view.select_folder(folder_id)
+
+    def _on_tree_folder_selected(self, folder_id: int) -> None:
+        self.sample_view.select_folder(folder_id)
+
+    # ------------------------------------------------------------------------------ CSV
+    def _save_dialog(self, title: str, name: str, on_path) -> None:
+        start = str(self.storage.outputs_dir / name)
+        dlg = QFileDialog(self, title, start, "CSV files (*.csv)")
+        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dlg.setDefaultSuffix("csv")
+        dlg.fileSelected.connect(lambda p: on_path(p) if p else None)
+        self.dialogs._keep(dlg)
+
+    def export_sample(self, path: str | None = None) -> None:
+        if not self.sample_model.rowCount():
+            self.dialogs.message("Nothing to export", "Generate a sample first (Ctrl+G).")
+            return
+        if not path:
+            self._save_dialog("Export the sample as CSV", "samples.csv", self.export_sample)
+            return
+        rows, labels = self.sample_model.rows(), self.labels.labels()
+
+        def done(n, error) -> None:
+            if error is not None:
+                self.dialogs.error("The CSV was not written", error, "Exporting the sample")
+            else:
+                self.statusBar().showMessage(f"Wrote {n} rows to {path}", 15_000)
+
+        sample_ops.export_sample_op(self.runner, rows, labels, path, done)
+
+    def export_tree(self, path: str | None = None) -> None:
+        if self.state is None or self.state.snapshot is None:
+            return
+        if not path:
+            self._save_dialog("Export all folders with predictions", "folders.csv", self.export_tree)
+            return
+
+        def done(n, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.dialogs.error("The CSV was not written", error, "Exporting all folders")
+            else:
+                self.statusBar().showMessage(f"Wrote {n:,} folders to {path}", 15_000)
+
+        sample_ops.export_tree_op(
+            self.runner, self.state.settings, self.state.snapshot.id, self.labels.labels(), path, done
+        )
+
+    def import_csv(self, path: str | None = None) -> JobState | None:
+        if self.state is None:
+            return None
+        if not path:
+            dlg = QFileDialog(self, "Import a labelled CSV", str(self.storage.outputs_dir), "CSV files (*.csv)")
+            dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+            dlg.fileSelected.connect(lambda p: self.import_csv(p) if p else None)
+            self.dialogs._keep(dlg)
+            return None
+        self.labels.flush()
+
+        def done(result, error) -> None:
+            if error is not None:
+                if isinstance(error, Cancelled):
+                    return
+                if isinstance(error, UserError) and (getattr(error, "problems", None) or error.details):
+                    self.dialogs.csv_problems(path, error)
+                else:
+                    self.dialogs.error("The CSV was not imported", error, "Importing the CSV")
+                return
+            self.labels.reload()
+            extra = []
+            if result.carried_over:
+                extra.append(f"{result.carried_over:,} earlier labels carried over")
+            if result.skipped_empty:
+                extra.append(f"{result.skipped_empty:,} rows without a label skipped")
+            self.dialogs.message(
+                "Labels imported",
+                f"Added {result.labelled:,} labels from {Path(path).name} to label run "
+                f"#{result.label_run_id} ({result.total_in_run:,} labels in that run).",
+                informative="; ".join(extra) + ("." if extra else ""),
+            )
+
+        return sample_ops.import_csv_op(self.runner, self.state.settings, path, done)
+
+    # ------------------------------------------------------------------------------ models
+    def _after_labels_saved(self, fn) -> None:
+        """Run ``fn`` once every label edit is in the database (jobs read labels from there)."""
+        self.labels.flush()
+        if not self.labels.is_saving():
+            fn()
+            return
+        QTimer.singleShot(50, lambda: self._after_labels_saved(fn))
+
+    def _needs_labels(self, what: str) -> bool:
+        if self.labels.count() == 0:
+            self.dialogs.message(
+                f"{what} needs labels",
+                "Label some folders first: generate a sample (Ctrl+G) and press 1–6 on its rows, "
+                "or import a labelled CSV (Ctrl+I).",
+            )
+            return False
+        return True
+
+    def _model_job_done(self, what: str):
+        def done(result, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.dialogs.error(f"{what} did not finish", error, what)
+                return
+            self.refresh_predictions()
+            self.model_results_changed.emit(getattr(result, "eval_run_id", None))
+            report = getattr(result, "report", None)
+            if report is not None:
+                self._show_report(what, report)
+            else:
+                n = getattr(result, "n", None)
+                self.statusBar().showMessage(f"{what}: done" + (f" ({n:,} folders)" if n else "") + ".", 15_000)
+
+        return done
+
+    def _show_report(self, what: str, report) -> None:
+        from engine.evaluation import verdict
+
+        decision, gain = verdict(report.macro_f1)
+        per_class = "\n".join(
+            f"{name:>18}  P {s.precision:5.1%}  R {s.recall:5.1%}  F1 {s.f1:5.1%}  n={s.support}"
+            for name, s in report.per_class.items()
+        )
+        errors = "\n".join(f"{t} -> {p} : {n} errors" for t, p, n in report.errors[:10])
+        self.dialogs.message(
+            f"{what}: Macro F1 {report.macro_f1:.1%}",
+            f"<b>Macro F1 {report.macro_f1:.1%}</b> on {report.n:,} labelled folders "
+            f"(accuracy {report.accuracy:.1%}).<br>{decision}"
+            + (f" Expected gain from fine-tuning: {gain}." if gain != "-" else ""),
+            informative="The Results tab shows the confusion matrix and per-class scores.",
+            details=f"Per class:\n{per_class}\n\nMost common errors:\n{errors or '(none)'}",
+        )
+
+    def evaluate_baseline(self) -> None:
+        if self.state is None or self.state.snapshot is None or not self._needs_labels("Evaluating the baseline"):
+            return
+        from engine.config import load_config
+
+        settings = self.state.settings
+        cfg = load_config("predict_baseline")
+        self._after_labels_saved(
+            lambda: model_ops.predict_op(
+                self.runner, settings, cfg, self._model_job_done("Baseline evaluation"), title="Evaluate baseline"
+            )
+        )
+
+    def run_zero_shot(self) -> None:
+        if self.state is None or self.state.snapshot is None or not self._needs_labels("Zero-shot evaluation"):
+            return
+        from engine.config import load_config
+
+        settings = self.state.settings
+        cfg = load_config("zero_shot")
+        self._after_labels_saved(
+            lambda: model_ops.zero_shot_op(self.runner, settings, cfg, self._model_job_done("Zero-shot evaluation"))
+        )
+
+    def train(self) -> None:
+        if self.state is None or self.state.snapshot is None or not self._needs_labels("Training"):
+            return
+        from engine.config import load_config
+
+        try:
+            cfg = load_config("train")
+        except UserError as e:
+            self.dialogs.error("Invalid config", e, "Reading train.json")
+            return
+        path = self._model_path or str(model_ops.default_model_path(self.state.settings))
+        dlg = TrainDialog(cfg, self.labels.count(), path, self)
+        dlg.config_accepted.connect(lambda c, d=dlg: self._start_training(c, d.model_path.text().strip() or path))
+        self.dialogs._keep(dlg)
+
+    def _start_training(self, cfg, model_path: str) -> None:
+        if self.state is None:
+            return
+        settings = self.state.settings
+
+        def done(result, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.dialogs.error("Training did not finish", error, "Training")
+                else:
+                    self.statusBar().showMessage("Training cancelled; no model was saved.", 10_000)
+                return
+            self._model_path = str(result.model_path)
+            self.model_results_changed.emit(result.eval_run_id)
+            if result.report is not None:
+                self._show_report("Training", result.report)
+            self.statusBar().showMessage(
+                f"Model saved to {result.model_path} in {result.seconds:.0f} s. Predicting every folder…", 15_000
+            )
+            self.predict_all()
+
+        self._after_labels_saved(lambda: model_ops.train_op(self.runner, settings, cfg, model_path, done))
+
+    def predict_all(self) -> None:
+        if self.state is None or self.state.snapshot is None:
+            return
+        from engine.config import load_config
+
+        path = self._model_path or str(model_ops.default_model_path(self.state.settings))
+        if not Path(path).exists():
+            self.dialogs.message(
+                "No trained model yet",
+                f"There is no model in {path}. Train one first (Model ▸ Train model…, Ctrl+T), or "
+                "evaluate the baseline (Ctrl+B) to see its predictions.",
+            )
+            return
+        settings = self.state.settings
+        cfg = load_config("predict")
+        self._after_labels_saved(
+            lambda: model_ops.predict_op(
+                self.runner, settings, cfg, self._model_job_done("Prediction"), model_path=path
+            )
+        )
+
+    # ------------------------------------------------------------------------------ misc
+    def _on_job_started(self, job: JobState) -> None:
+        self.jobs_dock.show()
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        has_lib = self.state is not None and self.state.snapshot is not None
+        a = self.actions_
+        a.rescan.setEnabled(has_lib)
+        for act in (*a.label.values(), a.clear_label, a.find, a.generate_samples, a.export_tree, a.import_csv,
+                    a.evaluate_baseline, a.zero_shot, a.train, a.predict):
+            act.setEnabled(has_lib)
+        a.export_sample.setEnabled(has_lib and self.sample_model.rowCount() > 0)
+        self.sample_view.generate_button.setEnabled(has_lib)
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = self.settings.recent()
+        for lib in items:
+            act = self.recent_menu.addAction(lib.title)
+            act.setToolTip(lib.data_dir)
+            act.triggered.connect(lambda _=False, r=lib: self.open_recent(r))
+        self.recent_menu.setEnabled(bool(items))
+
+    def show_about(self) -> None:
+        self.dialogs.message(
+            "About fsorg",
+            f"<b>fsorg {__version__}</b><br>Bring order to chaotic asset libraries: scan, label a few "
+            "folders, and let a small model label the rest.",
+            informative=f"Data folder: {self.storage.data_dir}<br>Qt {_qt_version()} · Python {_py_version()}",
+        )
+
+    def show_shortcuts(self) -> None:
+        from engine.taxonomy import labels
+
+        rows = "".join(f"<tr><td><b>{i}</b></td><td>{lb.title}</td></tr>" for i, lb in enumerate(labels(), 1))
+        self.dialogs.message(
+            "Keyboard shortcuts",
+            "<table>"
+            f"{rows}<tr><td><b>0</b> / <b>Delete</b></td><td>Clear the label</td></tr>"
+            "<tr><td><b>Ctrl+Z</b></td><td>Undo</td></tr>"
+            "<tr><td><b>Ctrl+Shift+Z</b></td><td>Redo</td></tr>"
+            "<tr><td><b>Ctrl+F</b></td><td>Filter folders</td></tr>"
+            "<tr><td><b>Enter / ↓</b></td><td>Next row</td></tr>"
+            "<tr><td><b>Ctrl+G</b></td><td>Generate samples</td></tr>"
+            "<tr><td><b>Ctrl+O</b></td><td>Open (or drop) a library folder</td></tr>"
+            "</table>",
+            informative="After a label key the cursor moves to the next folder. Every other "
+            "shortcut is listed next to its menu entry.",
+        )
+
+    # ------------------------------------------------------------------------------ settings
+    def _restore_settings(self) -> None:
+        geo = self.settings.get(GEOMETRY)
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        st = self.settings.get(WINDOW_STATE)
+        if isinstance(st, QByteArray) and not st.isEmpty():
+            self.restoreState(st)
+        sp = self.settings.get(SPLITTER)
+        if isinstance(sp, QByteArray) and not sp.isEmpty():
+            self.splitter.restoreState(sp)
+        else:
+            self.splitter.setSizes([760, 520])
+        self.welcome.set_recent(self.settings.recent())
+        self._refresh_recent_menu()
+
+    def save_settings(self) -> None:
+        self.settings.set(GEOMETRY, self.saveGeometry())
+        self.settings.set(WINDOW_STATE, self.saveState())
+        self.settings.set(SPLITTER, self.splitter.saveState())
+        self.settings.sync()
+
+    # ------------------------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:
+        running = self.runner.running()
+        if running and not self._closing:
+            names = ", ".join(j.title or "a job" for j in running)
+            if not self.dialogs.confirm(
+                "Jobs are still running",
+                f"{names} {'is' if len(running) == 1 else 'are'} still running.\n\n"
+                "Cancel and quit? Your labels are saved; a cancelled scan or training leaves "
+                "nothing half-written.",
+            ):
+                event.ignore()
+                return
+            self._closing = True
+            self.statusBar().showMessage("Stopping jobs before closing…")
+            self.runner.job_finished.connect(self._close_when_idle)
+            self.runner.cancel_all()
+            event.ignore()
+            return
+        if running:  # already cancelling: wait for them
+            event.ignore()
+            return
+        self.labels.flush()
+        self.runner.pool(Pool.LABELS).waitForDone(10_000)
+        self.save_settings()
+        self.dialogs.close_all()
+        event.accept()
+        if self.state is not None:
+            self.runner.wait(5000)
+            self.tree_model.set_browser(None)
+            self.state.dbs.dispose()
+
+    def _close_when_idle(self, _job: JobState) -> None:
+        if not self.runner.running():
+            QTimer.singleShot(0, self.close)
+
+    # ------------------------------------------------------------------------------ events
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FocusIn:
+            self._last_focused = obj
+        return super().eventFilter(obj, event)
+
+
+def _qt_version() -> str:
+    from PySide6 import __version__ as v
+
+    return v
+
+
+def _py_version() -> str:
+    import platform
+
+    return platform.python_version()
+
+
+__all__ = ["MainWindow", "dropped_folder", "UserError"]

@@ -1,0 +1,414 @@
+"""A lazy ``QAbstractItemModel`` over one snapshot's folders.
+
+Why lazy: a library can hold a million folders; the model only ever holds the rows the
+user has expanded. Children are fetched a chunk at a time (``canFetchMore``/``fetchMore``
+per node) through :class:`engine.browse.Browser`, which pages on the
+(snapshot_id, parent_id) index, so a chunk costs a few milliseconds whatever the size of
+the snapshot. A folder with more than one chunk of children ends in a "load more" row:
+Qt only calls ``fetchMore`` automatically for the branch at the bottom of the view, so
+without that row a folder with 100,000 children would be stuck at its first chunk.
+
+The model adapts data only (STYLE.md §15): the labels come from the
+:class:`~fsorg_desktop.label_controller.LabelController`, rows from the engine; filtering is
+an engine query whose result the model shows as a flat list (``set_flat_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette
+from PySide6.QtWidgets import QApplication, QStyle
+
+from engine.browse import Browser, FolderRow
+from engine.taxonomy import label_by_name
+from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.views.label_style import label_brush, label_icon
+
+FolderIdRole = Qt.ItemDataRole.UserRole + 1
+FolderRowRole = Qt.ItemDataRole.UserRole + 2
+IsLoadMoreRole = Qt.ItemDataRole.UserRole + 3
+
+COL_NAME, COL_FILES, COL_PREDICTED, COL_CONFIDENCE, COL_LABEL = range(5)
+HEADERS = ("Name", "Files", "Predicted label", "Confidence", "Your label")
+
+FIRST_CHUNK = 500
+MORE_CHUNK = 2000
+
+
+class _Node:
+    __slots__ = ("row", "parent", "children", "complete", "fetched", "is_more", "flat")
+
+    def __init__(self, row: FolderRow | None, parent: "_Node | None", *, is_more: bool = False) -> None:
+        self.row = row
+        self.parent = parent
+        self.children: list[_Node] = []
+        self.fetched = False  # at least one chunk asked for
+        self.complete = False  # every child loaded
+        self.is_more = is_more
+        self.flat = False  # shown in a filter result: no children, name is the path
+
+    def loaded_children(self) -> list["_Node"]:
+        return [c for c in self.children if not c.is_more]
+
+
+class FolderTreeModel(QAbstractItemModel):
+    """See the module docstring. ``set_browser(None)`` empties it."""
+
+    def __init__(self, labels: LabelController | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._browser: Browser | None = None
+        self._labels: LabelController | None = None
+        self._top = _Node(None, None)
+        self._tree_top = self._top
+        self._by_id: dict[int, _Node] = {}
+        self._flat_more = False
+        self._root_label = ""
+        style = QApplication.style()
+        self._folder_icon: QIcon = style.standardIcon(QStyle.StandardPixmap.SP_DirIcon)
+        self._more_font = QFont()
+        self._more_font.setItalic(True)
+        self.set_label_controller(labels)
+
+    # -- setup ------------------------------------------------------------------------------
+    def set_label_controller(self, labels: LabelController | None) -> None:
+        if self._labels is not None:
+            self._labels.labels_changed.disconnect(self._on_labels_changed)
+            self._labels.labels_reset.disconnect(self._on_labels_reset)
+        self._labels = labels
+        if labels is not None:
+            labels.labels_changed.connect(self._on_labels_changed)
+            labels.labels_reset.connect(self._on_labels_reset)
+        self._on_labels_reset()
+
+    def set_browser(self, browser: Browser | None) -> None:
+        """Show ``browser``'s snapshot: one top row, the library root, fetched at once."""
+        self.beginResetModel()
+        if self._browser is not None and self._browser is not browser:
+            self._browser.close()
+        self._browser = browser
+        self._top = self._tree_top = _Node(None, None)
+        self._by_id = {}
+        if browser is not None:
+            root = browser.root()
+            if root is not None:
+                node = _Node(root, self._top)
+                self._top.children.append(node)
+                self._by_id[root.id] = node
+            self._top.fetched = self._top.complete = True
+        self.endResetModel()
+
+    @property
+    def browser(self) -> Browser | None:
+        return self._browser
+
+    @property
+    def is_flat(self) -> bool:
+        return self._top is not self._tree_top
+
+    # -- filter results -----------------------------------------------------------------------
+    def set_flat_rows(self, rows: list[FolderRow], more: bool) -> None:
+        """Show a filter's result as a flat list (the path as the name)."""
+        self.beginResetModel()
+        flat = _Node(None, None)
+        flat.fetched = flat.complete = True
+        for r in rows:
+            n = _Node(r, flat)
+            n.flat = True
+            n.fetched = n.complete = True
+            flat.children.append(n)
+        self._flat_more = more
+        self._top = flat
+        self.endResetModel()
+
+    def clear_flat(self) -> None:
+        if not self.is_flat:
+            return
+        self.beginResetModel()
+        self._top = self._tree_top
+        self.endResetModel()
+
+    def flat_has_more(self) -> bool:
+        return self.is_flat and self._flat_more
+
+    # -- Qt overrides -------------------------------------------------------------------------
+    def _node(self, index: QModelIndex | QPersistentModelIndex) -> _Node:
+        if not index.isValid():
+            return self._top
+        return index.internalPointer()
+
+    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
+        node = self._node(parent)
+        if 0 <= row < len(node.children) and 0 <= column < len(HEADERS):
+            return self.createIndex(row, column, node.children[row])
+        return QModelIndex()
+
+    def parent(self, index: QModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        node: _Node = index.internalPointer()
+        par = node.parent
+        if par is None or par is self._top or par.parent is None:
+            return QModelIndex()
+        return self.createIndex(par.parent.children.index(par), 0, par)
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        if parent.column() > 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return len(HEADERS)
+
+    def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
+        node = self._node(parent)
+        if node is self._top:
+            return bool(node.children)
+        if node.is_more or node.flat or node.row is None:
+            return False
+        return node.row.subfolder_count > 0 or bool(node.children)
+
+    def canFetchMore(self, parent: QModelIndex) -> bool:
+        node = self._node(parent)
+        if node.is_more or node.flat or node.row is None or self._browser is None:
+            return False
+        return not node.complete and node.row.subfolder_count > 0
+
+    def fetchMore(self, parent: QModelIndex) -> None:
+        node = self._node(parent)
+        if not self.canFetchMore(parent):
+            return
+        self._fetch(node, parent, FIRST_CHUNK if not node.fetched else MORE_CHUNK)
+
+    def _fetch(self, node: _Node, parent: QModelIndex, limit: int) -> None:
+        assert self._browser is not None and node.row is not None
+        loaded = node.loaded_children()
+        after = loaded[-1].row.id if loaded else None
+        rows = self._browser.children(node.row.id, limit=limit + 1, after_id=after)
+        has_more = len(rows) > limit
+        rows = rows[:limit] if has_more else rows
+        node.fetched = True
+        # Drop the old "load more" row first.
+        if node.children and node.children[-1].is_more:
+            last = len(node.children) - 1
+            self.beginRemoveRows(parent, last, last)
+            node.children.pop()
+            self.endRemoveRows()
+        if rows:
+            first = len(node.children)
+            self.beginInsertRows(parent, first, first + len(rows) - 1)
+            for r in rows:
+                child = _Node(r, node)
+                node.children.append(child)
+                self._by_id[r.id] = child
+            self.endInsertRows()
+        node.complete = not has_more
+        if has_more:
+            pos = len(node.children)
+            self.beginInsertRows(parent, pos, pos)
+            node.children.append(_Node(None, node, is_more=True))
+            self.endInsertRows()
+
+    def load_more(self, index: QModelIndex) -> bool:
+        """Activate a "load more" row: fetch the next chunk of its folder."""
+        node = self._node(index)
+        if not node.is_more or node.parent is None:
+            return False
+        par = node.parent
+        self._fetch(par, self._index_of_node(par), MORE_CHUNK)
+        return True
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        node = self._node(index)
+        if node.is_more:
+            return Qt.ItemFlag.ItemIsEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                "Folder name",
+                "Files directly in this folder",
+                "What the model (or, before any model ran, the heuristic) thinks this folder is",
+                "How sure the prediction is",
+                "Your label: keys 1–6 set it, 0 or Delete clears it",
+            )[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        node: _Node = index.internalPointer()
+        col = index.column()
+        if node.is_more:
+            return self._more_data(node, col, role)
+        r = node.row
+        assert r is not None
+        if role == FolderIdRole:
+            return r.id
+        if role == FolderRowRole:
+            return r
+        mine = self._labels.label_of(r.id) if self._labels is not None else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_NAME:
+                if node.flat:
+                    return r.rel_path
+                return self._root_title(r) if r.parent_id is None else r.name
+            if col == COL_FILES:
+                return f"{r.file_count:,}"
+            if col == COL_PREDICTED:
+                return label_by_name(r.predicted).title if _known(r.predicted) else (r.predicted or "")
+            if col == COL_CONFIDENCE:
+                return "" if r.confidence is None else f"{r.confidence:.0%}"
+            if col == COL_LABEL:
+                return label_by_name(mine).title if mine else ""
+        elif role == Qt.ItemDataRole.DecorationRole:
+            if col == COL_NAME:
+                return self._folder_icon
+            if col == COL_PREDICTED and _known(r.predicted):
+                return label_icon(r.predicted)
+            if col == COL_LABEL and mine:
+                return label_icon(mine)
+        elif role == Qt.ItemDataRole.BackgroundRole:
+            if col == COL_LABEL and mine:
+                return label_brush(mine)
+        elif role == Qt.ItemDataRole.ForegroundRole:
+            if col in (COL_PREDICTED, COL_CONFIDENCE) and r.predicted_by == "heuristic":
+                return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
+            if col == COL_CONFIDENCE and r.confidence is not None and r.confidence < 0.5:
+                return QBrush(QColor("#c0392b"))
+        elif role == Qt.ItemDataRole.FontRole:
+            if col == COL_PREDICTED and r.predicted_by == "heuristic":
+                return self._more_font
+        elif role == Qt.ItemDataRole.TextAlignmentRole:
+            if col in (COL_FILES, COL_CONFIDENCE):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_PREDICTED and r.predicted:
+                by = "model" if r.predicted_by == "model" else "heuristic guess"
+                return f"{by}: {r.predicted}" + (f" (rule {r.rule})" if r.rule else "")
+            return r.rel_path or self._root_title(r)
+        return None
+
+    def _root_title(self, r: FolderRow) -> str:
+        return self._root_label or r.name or "Library"
+
+    def set_root_title(self, title: str) -> None:
+        """The root row shows the scanned folder's name (its rel_path and name are empty)."""
+        self._root_label = title
+
+    def _more_data(self, node: _Node, col: int, role: int):
+        if role == IsLoadMoreRole:
+            return True
+        if col != COL_NAME:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            par = node.parent
+            shown = len(par.children) - 1 if par else 0
+            total = par.row.subfolder_count if par and par.row else 0
+            return f"Load more… ({shown:,} of {total:,} shown — double-click or press Enter)"
+        if role == Qt.ItemDataRole.FontRole:
+            return self._more_font
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.Link)
+        return None
+
+    # -- lookups ------------------------------------------------------------------------------
+    def _index_of_node(self, node: _Node, column: int = 0) -> QModelIndex:
+        if node is self._top or node.parent is None:
+            return QModelIndex()
+        return self.createIndex(node.parent.children.index(node), column, node)
+
+    def folder_id(self, index: QModelIndex) -> int | None:
+        if not index.isValid():
+            return None
+        node = self._node(index)
+        return None if node.is_more or node.row is None else node.row.id
+
+    def row_for(self, index: QModelIndex) -> FolderRow | None:
+        node = self._node(index) if index.isValid() else None
+        return None if node is None or node.is_more else node.row
+
+    def index_for_folder(self, folder_id: int, column: int = 0) -> QModelIndex:
+        """The index of a folder already loaded (in the tree or the flat list), else invalid."""
+        if self.is_flat:
+            for i, n in enumerate(self._top.children):
+                if n.row is not None and n.row.id == folder_id:
+                    return self.createIndex(i, column, n)
+            return QModelIndex()
+        node = self._by_id.get(folder_id)
+        return QModelIndex() if node is None else self._index_of_node(node, column)
+
+    def reveal(self, folder_id: int) -> QModelIndex:
+        """Load the chain of parents of ``folder_id`` (cheap indexed queries) and return its index."""
+        idx = self.index_for_folder(folder_id)
+        if idx.isValid() or self._browser is None or self.is_flat:
+            return idx
+        chain = self._browser.ancestors(folder_id)
+        for parent_id, child_id in zip(chain, chain[1:]):
+            pnode = self._by_id.get(parent_id)
+            if pnode is None:
+                return QModelIndex()
+            # Children come in id order, so keep paging until the wanted one is in.
+            while child_id not in self._by_id and not (pnode.fetched and pnode.complete):
+                self._fetch(pnode, self._index_of_node(pnode), MORE_CHUNK)
+            if child_id not in self._by_id:
+                return QModelIndex()
+        return self.index_for_folder(folder_id)
+
+    def loaded_ids(self) -> list[int]:
+        return list(self._by_id)
+
+    def update_rows(self, rows: dict[int, FolderRow]) -> None:
+        """New predictions for loaded folders (after predict or extract)."""
+        for fid, row in rows.items():
+            node = self._by_id.get(fid)
+            if node is not None:
+                node.row = row
+        for n in self._top.children if self.is_flat else []:
+            if n.row is not None and n.row.id in rows:
+                n.row = rows[n.row.id]
+        self._emit_all(COL_PREDICTED, COL_CONFIDENCE)
+
+    def _emit_all(self, first_col: int, last_col: int) -> None:
+        def walk(node: _Node, parent: QModelIndex) -> None:
+            if node.children:
+                self.dataChanged.emit(
+                    self.index(0, first_col, parent), self.index(len(node.children) - 1, last_col, parent)
+                )
+                for i, c in enumerate(node.children):
+                    if c.children:
+                        walk(c, self.index(i, 0, parent))
+
+        walk(self._top, QModelIndex())
+
+    # -- label changes ------------------------------------------------------------------------
+    def _on_labels_changed(self, folder_ids: Iterable[int]) -> None:
+        roles = [
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.DecorationRole,
+            Qt.ItemDataRole.BackgroundRole,
+        ]
+        for fid in folder_ids:
+            idx = self.index_for_folder(fid, COL_LABEL)
+            if idx.isValid():
+                self.dataChanged.emit(idx, idx, roles)
+
+    def _on_labels_reset(self) -> None:
+        if self._top.children:
+            self._emit_all(COL_LABEL, COL_LABEL)
+
+
+def _known(name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        label_by_name(name)
+        return True
+    except KeyError:
+        return False

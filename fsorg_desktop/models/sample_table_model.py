@@ -1,0 +1,203 @@
+"""The sample table: rows of the samples CSV (as ``engine.sampling`` writes it) plus the
+user's label from the :class:`LabelController`.
+
+Adapter only (STYLE.md §15): the rows are the CSV's cells, the label column reads and
+writes through the controller (``setData`` validates and asks the controller, which
+saves and makes it undoable). :class:`UnlabelledOnlyProxy` hides labelled rows for
+"show unlabelled only".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+
+from engine.taxonomy import label_by_name, label_names
+from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.views.label_style import label_brush, label_icon
+
+FolderIdRole = Qt.ItemDataRole.UserRole + 1
+LabelRole = Qt.ItemDataRole.UserRole + 2  # the label name (not its title), or None
+SortRole = Qt.ItemDataRole.UserRole + 3
+
+COLUMNS = (
+    ("path", "Path"),
+    ("name", "Name"),
+    ("parent", "Parent"),
+    ("children", "Children"),
+    ("extensions", "Extensions"),
+    ("heuristic_prediction", "Heuristic guess"),
+    ("label", "Your label"),
+)
+COL_PATH, COL_NAME, COL_PARENT, COL_CHILDREN, COL_EXTS, COL_HEURISTIC, COL_LABEL = range(len(COLUMNS))
+
+
+def _title(name: str | None) -> str:
+    if not name:
+        return ""
+    try:
+        return label_by_name(name).title
+    except KeyError:
+        return name
+
+
+class SampleTableModel(QAbstractTableModel):
+    def __init__(self, labels: LabelController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Mapping[str, str]] = []
+        self._ids: list[int] = []
+        self._row_of: dict[int, int] = {}
+        self._labels = labels
+        self._connect(labels)
+
+    # -- snake_case helpers ---------------------------------------------------------------
+    def set_label_controller(self, labels: LabelController) -> None:
+        self._labels.labels_changed.disconnect(self._on_labels_changed)
+        self._labels.labels_reset.disconnect(self._on_labels_reset)
+        self._labels = labels
+        self._connect(labels)
+        self._on_labels_reset()
+
+    def _connect(self, labels: LabelController) -> None:
+        labels.labels_changed.connect(self._on_labels_changed)
+        labels.labels_reset.connect(self._on_labels_reset)
+
+    def set_rows(self, rows: Iterable[Mapping[str, str]]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._ids = [int(str(r.get("folder_id", "0")).strip() or 0) for r in self._rows]
+        self._row_of = {fid: i for i, fid in enumerate(self._ids)}
+        self.endResetModel()
+
+    def rows(self) -> list[Mapping[str, str]]:
+        return list(self._rows)
+
+    def folder_ids(self) -> list[int]:
+        return list(self._ids)
+
+    def row_of(self, folder_id: int) -> int | None:
+        return self._row_of.get(folder_id)
+
+    def folder_id_at(self, row: int) -> int:
+        return self._ids[row]
+
+    def labelled_count(self) -> int:
+        return self._labels.count(self._ids)
+
+    # -- Qt overrides ---------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            if orientation == Qt.Orientation.Horizontal:
+                return COLUMNS[section][1]
+            return str(section + 1)
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == COL_LABEL:
+            f |= Qt.ItemFlag.ItemIsEditable
+        return f
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        r = self._rows[row]
+        fid = self._ids[row]
+        key = COLUMNS[col][0]
+        if role == FolderIdRole:
+            return fid
+        mine = self._labels.label_of(fid)
+        if role == LabelRole:
+            return mine if col == COL_LABEL else r.get("heuristic_prediction") or None
+        if col == COL_LABEL:
+            if role in (Qt.ItemDataRole.DisplayRole, SortRole):
+                return _title(mine)
+            if role == Qt.ItemDataRole.EditRole:
+                return mine or ""
+            if role == Qt.ItemDataRole.DecorationRole and mine:
+                return label_icon(mine)
+            if role == Qt.ItemDataRole.BackgroundRole and mine:
+                return label_brush(mine)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "Keys 1–6 set the label, 0 or Delete clears; double-click for a list"
+            return None
+        if col == COL_HEURISTIC:
+            guess = r.get("heuristic_prediction") or ""
+            if role in (Qt.ItemDataRole.DisplayRole, SortRole):
+                return _title(guess)
+            if role == Qt.ItemDataRole.DecorationRole and guess in label_names():
+                return label_icon(guess)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                conf = r.get("heuristic_confidence") or ""
+                return f"rule: {r.get('heuristic_rule') or '?'}" + (f", confidence {conf}" if conf else "")
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, SortRole):
+            return r.get(key, "")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return r.get("path", "") if col in (COL_PATH, COL_NAME) else r.get(key, "")
+        return None
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Validate and hand the change to the controller (which saves and makes it undoable)."""
+        if not index.isValid() or index.column() != COL_LABEL or role != Qt.ItemDataRole.EditRole:
+            return False
+        label = (value or "").strip() or None
+        if label is not None and label not in label_names():
+            return False
+        self._labels.set_labels([self._ids[index.row()]], label)
+        return True
+
+    # -- label changes --------------------------------------------------------------------
+    def _on_labels_changed(self, folder_ids: list[int]) -> None:
+        for fid in folder_ids:
+            row = self._row_of.get(fid)
+            if row is not None:
+                idx = self.index(row, COL_LABEL)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                                                 Qt.ItemDataRole.BackgroundRole, LabelRole])
+
+    def _on_labels_reset(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self._rows) - 1, COL_LABEL))
+
+
+class UnlabelledOnlyProxy(QSortFilterProxyModel):
+    """Sorting by any column, and (when on) only rows without a label of yours."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._only_unlabelled = False
+        self.setSortRole(SortRole)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(True)
+
+    def set_unlabelled_only(self, on: bool) -> None:
+        self.beginFilterChange()
+        self._only_unlabelled = on
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def unlabelled_only(self) -> bool:
+        return self._only_unlabelled
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if not self._only_unlabelled:
+            return True
+        src = self.sourceModel()
+        return src.index(source_row, COL_LABEL, source_parent).data(LabelRole) is None

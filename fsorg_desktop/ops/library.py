@@ -1,0 +1,55 @@
+"""Scanning a library and extracting its features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.settings import StorageSettings
+from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
+from fsorg_desktop.library import open_library
+
+
+def open_library_op(
+    runner: JobRunner,
+    settings: StorageSettings,
+    on_done: OnDone,
+    *,
+    snapshot_id: int | None = None,
+    root: str | None = None,
+) -> JobState:
+    """Open a data folder (migrations, snapshot, labels) off the UI thread."""
+    return runner.run(
+        lambda progress, should_stop: open_library(settings, snapshot_id=snapshot_id, root=root),
+        on_done,
+        pool=Pool.READ,
+    )
+
+
+def gather_op(runner: JobRunner, root: str, settings: StorageSettings, on_done: OnDone) -> JobState:
+    """Scan ``root`` into a new snapshot (``engine.scan.gather``)."""
+
+    def work(progress, should_stop):
+        from engine.scan import gather
+
+        return gather(root, settings, progress=progress, should_stop=should_stop)
+
+    name = Path(root).name or root
+    return runner.run(work, on_done, title=f"Scan “{name}”", pool=Pool.JOBS)
+
+
+def extract_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, on_done: OnDone) -> JobState:
+    """Compute folder features and the heuristic's guess (``engine.features.extract_features``)."""
+
+    def work(progress, should_stop):
+        from engine.config import load_config
+        from engine.features import extract_features
+        from engine.storage import Databases
+
+        config = load_config("extract_features")
+        dbs = Databases.open(settings)
+        try:
+            return extract_features(dbs, snapshot_id, config, progress=progress, should_stop=should_stop)
+        finally:
+            dbs.dispose()
+
+    return runner.run(work, on_done, title="Extract features", pool=Pool.JOBS)

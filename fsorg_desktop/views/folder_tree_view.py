@@ -1,0 +1,236 @@
+"""The folder tree with its filter bar and label legend.
+
+The view only turns user gestures into requests (STYLE.md §1.4): a labeling key emits
+``label_requested(folder_ids, label)``, the filter bar emits ``filter_requested``, a new
+current folder emits ``folder_selected``. The composer (main window) decides what happens.
+After a labeling key the cursor moves to the next folder, so a user can label a whole
+branch with one hand on the number keys.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.browse import FolderFilter
+from engine.taxonomy import labels
+from fsorg_desktop.models.folder_tree_model import (
+    COL_CONFIDENCE,
+    COL_FILES,
+    COL_LABEL,
+    COL_NAME,
+    COL_PREDICTED,
+    FolderTreeModel,
+    IsLoadMoreRole,
+)
+from fsorg_desktop.views.label_keys import CLEAR, label_for_key
+from fsorg_desktop.views.label_style import label_color
+
+
+class _Tree(QTreeView):
+    label_key_pressed = Signal(object)  # label name or None (clear)
+    load_more_requested = Signal(QModelIndex)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        what = label_for_key(event)
+        if what is not None:
+            self.label_key_pressed.emit(None if what is CLEAR else what)
+            event.accept()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            cur = self.currentIndex()
+            if cur.isValid() and cur.data(IsLoadMoreRole):
+                self.load_more_requested.emit(cur)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+
+class FolderTreeView(QWidget):
+    label_requested = Signal(list, object)  # folder ids, label (None clears)
+    folder_selected = Signal(int)  # the current folder changed (user or program)
+    filter_requested = Signal(object)  # FolderFilter (inactive = back to the tree)
+    context_menu_requested = Signal(object)  # QMenu to fill before it shows
+
+    def __init__(self, model: FolderTreeModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._syncing = False
+
+        self.name_filter = QLineEdit(placeholderText="Filter: name contains…")
+        self.name_filter.setClearButtonEnabled(True)
+        self.label_filter = QComboBox()
+        self.label_filter.addItem("Any label", None)
+        self.label_filter.addItem("Not labelled by you", FolderFilter.UNLABELLED)
+        for lb in labels():
+            self.label_filter.addItem(f"Label is {lb.title}", lb.name)
+        self.label_filter.setToolTip("Your label, or the predicted one where you have not labelled")
+        self.low_conf = QCheckBox("Low confidence")
+        self.low_conf.setToolTip("Only unlabelled folders whose prediction is below 50 % confidence")
+        self.filter_status = QLabel()
+        self.filter_status.setObjectName("filterStatus")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.name_filter, 3)
+        bar.addWidget(self.label_filter, 2)
+        bar.addWidget(self.low_conf)
+
+        self.tree = _Tree()
+        self.tree.setModel(model)
+        self.tree.setUniformRowHeights(True)  # lets Qt skip measuring a million rows
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setExpandsOnDoubleClick(True)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.setIconSize(QSize(16, 16))
+        self.tree.setAccessibleName("Folder tree")
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((COL_FILES, 60), (COL_PREDICTED, 150), (COL_CONFIDENCE, 80), (COL_LABEL, 150)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, width)
+
+        legend = QHBoxLayout()
+        legend.setContentsMargins(0, 0, 0, 0)
+        legend.setSpacing(10)
+        keys = QLabel("Keys:")
+        keys.setToolTip("Select folders, press a number to label them; 0 or Delete clears")
+        legend.addWidget(keys)
+        for i, lb in enumerate(labels(), start=1):
+            item = QLabel(f"<b>{i}</b>&nbsp;<span style='color:{label_color(lb.name).name()}'>●</span>&nbsp;{lb.title}")
+            item.setToolTip(lb.description)
+            legend.addWidget(item)
+        legend.addWidget(QLabel("<b>0</b>&nbsp;clear"))
+        legend.addStretch(1)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(bar)
+        lay.addWidget(self.filter_status)
+        lay.addWidget(self.tree, 1)
+        lay.addLayout(legend)
+        self.filter_status.hide()
+
+        self._filter_timer = QTimer(self, singleShot=True, interval=250)
+        self._filter_timer.timeout.connect(self._emit_filter)
+        self.name_filter.textChanged.connect(lambda _: self._filter_timer.start())
+        self.label_filter.currentIndexChanged.connect(lambda _: self._emit_filter())
+        self.low_conf.toggled.connect(lambda _: self._emit_filter())
+        self.tree.label_key_pressed.connect(self._on_label_key)
+        self.tree.load_more_requested.connect(self._on_load_more)
+        self.tree.doubleClicked.connect(self._on_double_clicked)
+        self.tree.customContextMenuRequested.connect(self._on_context_menu)
+        self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        model.modelReset.connect(self._on_model_reset)
+
+    # -- public -------------------------------------------------------------------------------
+    @property
+    def model(self) -> FolderTreeModel:
+        return self._model
+
+    def current_filter(self) -> FolderFilter:
+        return FolderFilter(self.name_filter.text(), self.label_filter.currentData(), self.low_conf.isChecked())
+
+    def selected_folder_ids(self) -> list[int]:
+        rows = self.tree.selectionModel().selectedRows(COL_NAME)
+        ids = [self._model.folder_id(i) for i in sorted(rows, key=lambda i: self._visual_key(i))]
+        if not ids:
+            cur = self._model.folder_id(self.tree.currentIndex())
+            return [cur] if cur is not None else []
+        return [i for i in ids if i is not None]
+
+    def select_folder(self, folder_id: int) -> bool:
+        """Make ``folder_id`` current and visible (loads its parents if needed)."""
+        idx = self._model.reveal(folder_id)
+        if not idx.isValid():
+            return False
+        self._syncing = True
+        try:
+            parent = idx.parent()
+            while parent.isValid():
+                self.tree.expand(parent)
+                parent = parent.parent()
+            self.tree.setCurrentIndex(idx)
+            self.tree.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
+        finally:
+            self._syncing = False
+        return True
+
+    def advance(self) -> None:
+        """Move the cursor to the folder after the selection (after a label key)."""
+        sel = self.tree.selectionModel().selectedRows(COL_NAME)
+        cur = max(sel, key=self._visual_key) if sel else self.tree.currentIndex()
+        nxt = self.tree.indexBelow(cur) if cur.isValid() else QModelIndex()
+        if nxt.isValid() and nxt.data(IsLoadMoreRole):
+            self._model.load_more(nxt)
+            nxt = self.tree.indexBelow(cur)
+        if nxt.isValid():
+            self.tree.setCurrentIndex(nxt)
+            self.tree.scrollTo(nxt)
+
+    def expand_root(self) -> None:
+        root = self._model.index(0, 0)
+        if root.isValid():
+            self.tree.expand(root)
+            if not self.tree.currentIndex().isValid():
+                self.tree.setCurrentIndex(root)
+
+    def set_filter_status(self, text: str) -> None:
+        self.filter_status.setText(text)
+        self.filter_status.setVisible(bool(text))
+
+    # -- slots --------------------------------------------------------------------------------
+    def _visual_key(self, idx: QModelIndex) -> int:
+        return self.tree.visualRect(idx).top()
+
+    def _emit_filter(self) -> None:
+        self.filter_requested.emit(self.current_filter())
+
+    def _on_label_key(self, label: str | None) -> None:
+        ids = self.selected_folder_ids()
+        if ids:
+            self.label_requested.emit(ids, label)
+            self.advance()
+
+    def _on_load_more(self, idx: QModelIndex) -> None:
+        self._model.load_more(idx)
+
+    def _on_double_clicked(self, idx: QModelIndex) -> None:
+        if idx.data(IsLoadMoreRole):
+            self._model.load_more(idx)
+
+    def _on_current_changed(self, cur: QModelIndex, _prev: QModelIndex) -> None:
+        fid = self._model.folder_id(cur)
+        if fid is not None and not self._syncing:
+            self.folder_selected.emit(fid)
+
+    def _on_model_reset(self) -> None:
+        if not self._model.is_flat:
+            QTimer.singleShot(0, self.expand_root)
+
+    def _on_context_menu(self, pos) -> None:
+        idx = self.tree.indexAt(pos)
+        if not idx.isValid():
+            return
+        menu = QMenu(self)
+        self.context_menu_requested.emit(menu)
+        if not menu.isEmpty():
+            menu.popup(self.tree.viewport().mapToGlobal(pos))
+
+
+__all__ = ["FolderTreeView", "COL_PREDICTED"]

@@ -1,0 +1,586 @@
+"""The results panel: how good is the model, where is it wrong, fix it, retrain, compare.
+
+Tabs:
+* **Report** — Macro F1 in large type with the decision guide's verdict; the confusion
+  matrix heatmap (row-normalised toggle) and the per-class F1 bars; the most common
+  errors; below, the folders behind the clicked cell or error line, where keys 1-6 / 0
+  relabel through the LabelController (saved at once, undoable) and the list shows what
+  changed since the run. "Retrain with my corrections" asks the main window to train.
+* **History** — every eval run, Macro F1 over runs; open one or compare two.
+* **Compare** — two runs side by side with the Macro F1 and per-class deltas.
+
+Wiring (STYLE §1.4): the panel never reaches into the main window. It emits
+``folder_activated(folder_id)`` (select that folder in the tree) and
+``retrain_requested()`` (start a train job); the main window calls
+``show_comparison(old, new)`` when the job is done. Every database read runs on the READ
+pool through :func:`fsorg_desktop.jobs.run_query`; a newer request for the same slot
+discards the older one, so a slow answer never overwrites a newer view. Queries and
+numbers live in :mod:`engine.results`; this module only shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from engine import results as R
+from engine.jobs import Cancelled, UserError
+from engine.storage import Databases
+from fsorg_desktop.jobs import JobRunner, JobState, run_query
+from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.models.results_drill_model import ResultsDrillModel
+from fsorg_desktop.models.results_errors_model import ErrorRole, ResultsErrorsModel
+from fsorg_desktop.models.results_history_model import ResultsHistoryModel
+from fsorg_desktop.views.confusion_heatmap import ConfusionHeatmap
+from fsorg_desktop.views.f1_bars import F1Bars
+from fsorg_desktop.views.history_view import ResultsHistoryView
+from fsorg_desktop.views.results_comparison_view import ResultsComparisonView
+from fsorg_desktop.views.results_drill_view import ResultsDrillView
+from fsorg_desktop.views.results_style import label_title
+
+log = logging.getLogger(__name__)
+
+# Colour of the big number by the decision guide's bands (>70, 60-70, 40-60, <40).
+_BAND_COLORS = ((0.70, "#1e8449"), (0.60, "#2e86de"), (0.40, "#d35400"), (-1.0, "#c0392b"))
+
+
+def _band_color(f1: float) -> str:
+    return next(color for threshold, color in _BAND_COLORS if f1 > threshold)
+
+
+def _message_for(error: BaseException, what: str) -> str:
+    """A sentence for the user, never a traceback (the traceback goes to the log)."""
+    if isinstance(error, UserError):
+        return str(error)
+    log.error("%s failed: %s\n%s", what, error, getattr(error, "_fsorg_traceback", ""))
+    return f"{what} failed: {error}"
+
+
+class ResultsPanel(QWidget):
+    """See the module docstring. Construct with the app's databases and label controller."""
+
+    folder_activated = Signal(int)
+    retrain_requested = Signal()
+    eval_run_shown = Signal(int)  # a run's report is on screen (fact)
+    drill_down_shown = Signal(object)  # engine.results.DrillDown now listed (fact)
+    comparison_shown = Signal(object)  # engine.results.Comparison now shown (fact)
+    report_exported = Signal(list)  # paths written (fact)
+    message_shown = Signal(str)
+
+    def __init__(
+        self,
+        databases: Databases,
+        label_controller: LabelController,
+        parent: QWidget | None = None,
+        *,
+        runner: JobRunner | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._dbs = databases
+        self._labels = label_controller
+        self._runner = runner
+        self._jobs: dict[str, JobState] = {}
+        self._run: R.EvalRun | None = None
+        self._truth: dict[int, str] = {}  # folder id -> label when the run was scored
+        self._now: dict[int, str | None] = {}  # folder id -> label now, where it differs
+        self._drill: R.DrillDown | None = None
+        self._retrain_base: int | None = None
+        self._build()
+        label_controller.labels_changed.connect(self._on_labels_changed)
+        label_controller.labels_reset.connect(self._on_labels_reset)
+
+    # ================================================================== layout
+    def _build(self) -> None:
+        # -- header: the number, the verdict, what run this is, actions
+        self.score_label = QLabel("–")
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 3.0)
+        big.setBold(True)
+        self.score_label.setFont(big)
+        self.score_label.setToolTip("Macro F1: the average of the per-class F1 scores")
+        self.score_caption = QLabel("Macro F1")
+        self.score_caption.setEnabled(False)
+        self.verdict_label = QLabel()
+        vf = QFont(self.font())
+        vf.setPointSizeF(vf.pointSizeF() * 1.3)
+        vf.setBold(True)
+        self.verdict_label.setFont(vf)
+        self.gain_label = QLabel()
+        self.run_label = QLabel()
+        self.run_label.setWordWrap(True)
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        verdict_box = QVBoxLayout()
+        verdict_box.addStretch(1)
+        verdict_box.addWidget(self.verdict_label)
+        verdict_box.addWidget(self.gain_label)
+        verdict_box.addWidget(self.run_label)
+        verdict_box.addStretch(1)
+        score_box = QVBoxLayout()
+        score_box.addWidget(self.score_caption)
+        score_box.addWidget(self.score_label)
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.export_button)
+        menu.addAction("Charts as PNG…", lambda: self._ask_export("png"))
+        menu.addAction("Numbers as CSV…", lambda: self._ask_export("csv"))
+        menu.addAction("Numbers as JSON…", lambda: self._ask_export("json"))
+        self.export_button.setMenu(menu)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        actions = QVBoxLayout()
+        actions.addWidget(self.export_button)
+        actions.addWidget(self.refresh_button)
+        actions.addStretch(1)
+        header = QHBoxLayout()
+        header.addLayout(score_box)
+        header.addSpacing(16)
+        header.addLayout(verdict_box, 1)
+        header.addLayout(actions)
+
+        # -- charts
+        self.heatmap = ConfusionHeatmap()
+        self.heatmap.cell_activated.connect(self._on_cell_activated)
+        self.normalise_box = QCheckBox("Row-normalised (share of each true label)")
+        self.normalise_box.toggled.connect(self.heatmap.set_normalised)
+        legend = QLabel(
+            "Blue: right answers · red: mistakes (darker = more) · click a cell to list its folders"
+        )
+        legend.setEnabled(False)
+        legend.setWordWrap(True)
+        heat_box = QVBoxLayout()
+        heat_box.setContentsMargins(0, 0, 0, 0)
+        heat_title = QLabel("<b>Confusion matrix</b>")
+        heat_box.addWidget(heat_title)
+        heat_box.addWidget(self.heatmap, 1)
+        heat_row = QHBoxLayout()
+        heat_row.addWidget(self.normalise_box)
+        heat_row.addStretch(1)
+        heat_box.addLayout(heat_row)
+        heat_box.addWidget(legend)
+        heat_w = QWidget()
+        heat_w.setLayout(heat_box)
+
+        self.bars = F1Bars()
+        self.bars.class_activated.connect(lambda lb: self._request_drill(lb, None))
+        self.errors_model = ResultsErrorsModel(self)
+        self.errors_view = QListView()
+        self.errors_view.setModel(self.errors_model)
+        self.errors_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        self.errors_view.clicked.connect(self._on_error_activated)
+        self.errors_view.activated.connect(self._on_error_activated)
+        self.errors_view.setMinimumHeight(90)
+        self.errors_view.setIconSize(QSize(12, 12))
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.addWidget(
+            QLabel("<b>F1 per class</b> <span style='color:gray'>(hover for precision and recall)</span>")
+        )
+        right.addWidget(self.bars, 3)
+        right.addWidget(
+            QLabel("<b>Most common errors</b> <span style='color:gray'>true -> predicted : N</span>")
+        )
+        right.addWidget(self.errors_view, 2)
+        right_w = QWidget()
+        right_w.setLayout(right)
+        charts_split = QSplitter(Qt.Orientation.Horizontal)
+        charts_split.addWidget(heat_w)
+        charts_split.addWidget(right_w)
+        charts_split.setSizes([560, 440])
+
+        # The part exported as PNG: header + charts.
+        self.charts = QFrame()
+        charts_lay = QVBoxLayout(self.charts)
+        charts_lay.setContentsMargins(6, 6, 6, 6)
+        charts_lay.addLayout(header)
+        charts_lay.addWidget(charts_split, 1)
+
+        # -- drill-down
+        self.drill_title = QLabel("Click a matrix cell, an error line or a bar to list its folders.")
+        self.drill_title.setWordWrap(True)
+        self.drill_note = QLabel()
+        self.drill_note.setWordWrap(True)
+        self.drill_note.setStyleSheet("QLabel { color: #9a6700; }")
+        self.drill_note.hide()
+        self.drill_model = ResultsDrillModel(self)
+        self.drill_view = ResultsDrillView(self.drill_model)
+        self.drill_view.label_requested.connect(self._on_label_requested)
+        self.drill_view.folder_selected.connect(self.folder_activated)
+        self.changes_label = QLabel()
+        self.retrain_button = QPushButton("Retrain with my corrections")
+        self.retrain_button.setToolTip(
+            "Train a new model on your current labels, then compare it with this run"
+        )
+        self.retrain_button.clicked.connect(self._on_retrain_clicked)
+        drill_head = QHBoxLayout()
+        drill_head.addWidget(self.drill_title, 1)
+        drill_foot = QHBoxLayout()
+        drill_foot.addWidget(self.changes_label, 1)
+        drill_foot.addWidget(self.retrain_button)
+        drill_w = QWidget()
+        drill_lay = QVBoxLayout(drill_w)
+        drill_lay.setContentsMargins(6, 0, 6, 6)
+        drill_lay.addLayout(drill_head)
+        drill_lay.addWidget(self.drill_note)
+        drill_lay.addWidget(self.drill_view, 1)
+        drill_lay.addLayout(drill_foot)
+
+        report_split = QSplitter(Qt.Orientation.Vertical)
+        report_split.addWidget(self.charts)
+        report_split.addWidget(drill_w)
+        report_split.setStretchFactor(0, 3)
+        report_split.setStretchFactor(1, 2)
+        report_split.setSizes([520, 300])
+
+        self.empty_label = QLabel(
+            "No evaluation yet.\n\nTrain a model, or run the baseline or zero-shot model on labelled "
+            "folders: its Macro F1, confusion matrix and errors will appear here."
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.report_stack = QStackedWidget()
+        self.report_stack.addWidget(self.empty_label)
+        self.report_stack.addWidget(report_split)
+
+        # -- history and comparison
+        self.history_model = ResultsHistoryModel(self)
+        self.history_view = ResultsHistoryView(self.history_model)
+        self.history_view.run_requested.connect(self._on_history_run_requested)
+        self.history_view.compare_requested.connect(self.show_comparison)
+        self.comparison_view = ResultsComparisonView()
+        self.comparison_view.run_requested.connect(self._on_history_run_requested)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.report_stack, "Report")
+        self.tabs.addTab(self.history_view, "History")
+        self.tabs.addTab(self.comparison_view, "Compare")
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.message_label)
+        lay.addWidget(self.tabs, 1)
+        self._update_changes()
+
+    # ================================================================== public API
+    @property
+    def current_eval_run_id(self) -> int | None:
+        return self._run.info.id if self._run else None
+
+    @property
+    def current_run(self) -> R.EvalRun | None:
+        return self._run
+
+    @property
+    def drill_down(self) -> R.DrillDown | None:
+        return self._drill
+
+    def refresh(self) -> None:
+        """Re-read the run list, then the shown run (or the newest when none is shown)."""
+        training = self._dbs.training
+        self._query(
+            "history", lambda: R.list_eval_runs(training), self._on_history_loaded, "Reading the run history"
+        )
+
+    def show_eval_run(self, eval_run_id: int) -> None:
+        """Load and show one eval run's report (in the background)."""
+        training, index = self._dbs.training, self._dbs.index
+        current = self._current_label_run()
+        self._query(
+            "run",
+            lambda: R.load_eval_run(training, eval_run_id, index=index, current_label_run_id=current),
+            self._on_run_loaded,
+            f"Loading evaluation run {eval_run_id}",
+        )
+
+    def show_comparison(self, old_eval_run_id: int, new_eval_run_id: int) -> None:
+        """Show two runs side by side (after a retrain: previous and new). Also opens the
+        new run in the report and refreshes the history, so the loop can go on."""
+        training = self._dbs.training
+        self._query(
+            "compare",
+            lambda: R.compare_runs(training, old_eval_run_id, new_eval_run_id),
+            self._on_comparison_loaded,
+            "Comparing the runs",
+        )
+        self.refresh()
+        self.show_eval_run(new_eval_run_id)
+
+    def show_folders(self, true_label: str | None, predicted: str | None) -> None:
+        """List the folders with that truth and prediction (None: any)."""
+        self._request_drill(true_label, predicted)
+
+    def export_png(self, path: str | Path) -> Path:
+        """The header and the charts as they look now, as a PNG."""
+        if self._run is None:
+            raise UserError("No evaluation run is shown; nothing to export.")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.charts.grab().save(str(path), "PNG"):
+            raise UserError(f"Could not write {path}. Is the folder writable?")
+        self._show_message(f"Saved the charts to {path}.", error=False)
+        self.report_exported.emit([path])
+        return path
+
+    def export_numbers(self, path: str | Path, fmt: str) -> None:
+        """CSV (per-class table + confusion matrix) or JSON (everything), written in the
+        background; ``report_exported`` fires with the paths."""
+        run = self._run
+        if run is None:
+            self._show_message("No evaluation run is shown; nothing to export.")
+            return
+        path = Path(path)
+
+        def work() -> list[Path]:
+            return R.export_csv(run, path) if fmt == "csv" else [R.export_json(run, path)]
+
+        def done(paths: list[Path]) -> None:
+            self._show_message("Saved " + ", ".join(str(p) for p in paths) + ".", error=False)
+            self.report_exported.emit(paths)
+
+        self._query(f"export-{fmt}", work, done, "Exporting the report")
+
+    # ================================================================== background queries
+    def _current_label_run(self) -> int | None:
+        return self._labels.run_id
+
+    def _query(self, slot: str, fn: Callable[[], Any], on_ok: Callable[[Any], None], what: str) -> None:
+        old = self._jobs.pop(slot, None)
+        if old is not None and not old.is_finished:
+            old.discard()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if not isValid(self):  # the panel was closed while the query ran
+                return
+            if self._jobs.get(slot) is state:
+                del self._jobs[slot]
+            if isinstance(error, Cancelled):
+                return
+            if error is not None:
+                self._show_message(_message_for(error, what))
+                return
+            on_ok(result)
+
+        state = run_query(fn, done, runner=self._runner)
+        self._jobs[slot] = state
+
+    def is_busy(self) -> bool:
+        return any(not j.is_finished for j in self._jobs.values())
+
+    def _show_message(self, text: str, *, error: bool = True) -> None:
+        self.message_label.setStyleSheet(
+            "QLabel { background: #fdecea; color: #8a1c10; padding: 6px; }"
+            if error
+            else "QLabel { background: #e8f5e9; color: #1b5e20; padding: 6px; }"
+        )
+        self.message_label.setText(text)
+        self.message_label.setVisible(bool(text))
+        self.message_shown.emit(text)
+
+    def message(self) -> str:
+        return self.message_label.text() if self.message_label.isVisible() else ""
+
+    # ================================================================== results arrive
+    def _on_history_loaded(self, runs: list[R.EvalRunInfo]) -> None:
+        self.history_model.set_runs(runs)
+        if not runs:
+            self._run = None
+            self.report_stack.setCurrentWidget(self.empty_label)
+            self._update_changes()
+            return
+        wanted = self.current_eval_run_id
+        if wanted is None or all(r.id != wanted for r in runs):
+            wanted = runs[-1].id
+        self.history_model.set_current(wanted)
+        if "run" not in self._jobs:
+            self.show_eval_run(wanted)
+
+    def _on_run_loaded(self, run: R.EvalRun) -> None:
+        same = self._run is not None and self._run.info.id == run.info.id
+        self._run = run
+        self._truth = {it.folder_id: it.true_label for it in run.items}
+        self._now = {ch.folder_id: ch.label_now for ch in run.changes}
+        rep, info = run.report, run.info
+        self.report_stack.setCurrentIndex(1)
+        self.score_label.setText(f"{rep.macro_f1 * 100:.1f}%")
+        self.score_label.setStyleSheet(f"QLabel {{ color: {_band_color(rep.macro_f1)}; }}")
+        decision, gain = run.verdict
+        self.verdict_label.setText(decision)
+        self.gain_label.setText(f"Expected gain from fine-tuning: {gain}" if gain != "-" else "")
+        self.gain_label.setVisible(gain != "-")
+        self.run_label.setText(
+            f"Run {info.id} · {info.model_text} · {info.split_text} · label run {info.label_run_id} · "
+            f"{info.date_text}\naccuracy {rep.accuracy * 100:.1f}% · {rep.n} folders evaluated"
+        )
+        self.heatmap.set_matrix(rep.labels, rep.confusion)
+        self.bars.set_scores(rep.labels, rep.per_class, rep.macro_f1)
+        self.errors_model.set_errors(rep.errors)
+        self.history_model.set_current(info.id)
+        if not same:
+            self._drill = None
+            self.drill_model.set_rows([])
+            self.drill_title.setText("Click a matrix cell, an error line or a bar to list its folders.")
+            self.drill_note.hide()
+        elif self._drill is not None:
+            self._request_drill(self._drill.true_label, self._drill.predicted)
+        self._update_changes()
+        self.eval_run_shown.emit(info.id)
+
+    def _on_comparison_loaded(self, comparison: R.Comparison) -> None:
+        self.comparison_view.set_comparison(comparison)
+        self.tabs.setCurrentWidget(self.comparison_view)
+        self.comparison_shown.emit(comparison)
+
+    # ================================================================== drill-down
+    def _on_cell_activated(self, true_label: str, predicted: str) -> None:
+        self._request_drill(true_label, predicted)
+
+    def _on_error_activated(self, index) -> None:
+        t, p, _n = index.data(ErrorRole)
+        self._request_drill(t, p)
+
+    def _request_drill(self, true_label: str | None, predicted: str | None) -> None:
+        if self._run is None:
+            return
+        training, index, run_id = self._dbs.training, self._dbs.index, self._run.info.id
+        current = self._current_label_run()
+        self.drill_title.setText(
+            f"Listing {label_title(true_label) if true_label else 'any'} -> "
+            f"{label_title(predicted) if predicted else 'any'}…"
+        )
+        self._query(
+            "drill",
+            lambda: R.folders_for_cell(
+                training, run_id, true_label, predicted, index=index, current_label_run_id=current
+            ),
+            self._on_drill_loaded,
+            "Listing the folders",
+        )
+
+    def _on_drill_loaded(self, drill: R.DrillDown) -> None:
+        if self._run is None or drill.eval_run_id != self._run.info.id:
+            return
+        # The controller holds the newest labels (a save may still be in flight).
+        now = {fid: self._now.get(fid, self._truth.get(fid)) for fid in (r.folder_id for r in drill.rows)}
+        self._drill = drill
+        self.drill_model.set_rows(drill.rows)
+        self.drill_model.set_current_labels({f: v for f, v in now.items() if f in self._truth})
+        t = label_title(drill.true_label) if drill.true_label else "any label"
+        p = label_title(drill.predicted) if drill.predicted else "anything"
+        n = len(drill.rows)
+        self.drill_title.setText(
+            f"<b>{n} folder{'s' if n != 1 else ''}</b> labelled <b>{t}</b> when the run was scored, "
+            f"predicted <b>{p}</b>. Keys 1-6 relabel the selected folders, 0 clears, Ctrl+Z undoes."
+        )
+        self.drill_note.setText(drill.note or "")
+        self.drill_note.setVisible(bool(drill.note))
+        if drill.rows:
+            # Ready for keys at once: the first (most confident) folder is selected, and
+            # the tree follows it through folder_activated.
+            self.drill_view.select_row(0)
+            self.drill_view.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._update_changes()
+        self.drill_down_shown.emit(drill)
+
+    def _on_label_requested(self, folder_ids: list[int], label: str | None) -> None:
+        try:
+            self._labels.set_labels(folder_ids, label)
+        except ValueError as e:  # an unknown label: a programming error, but never a traceback
+            self._show_message(f"Could not set the label: {e}")
+
+    # ================================================================== labels changed
+    def _on_labels_changed(self, folder_ids: list) -> None:
+        changed: dict[int, str | None] = {}
+        for fid in folder_ids:
+            if fid not in self._truth:
+                continue
+            now = self._labels.label_of(fid)
+            changed[fid] = now
+            if now == self._truth[fid]:
+                self._now.pop(fid, None)
+            else:
+                self._now[fid] = now
+        if changed:
+            self.drill_model.set_current_labels(changed)
+            self._update_changes()
+
+    def _on_labels_reset(self) -> None:
+        if self._run is not None:
+            self.show_eval_run(self._run.info.id)
+
+    def changes_since_run(self) -> dict[int, str | None]:
+        """Folders of the shown run whose label differs now from when it was scored."""
+        return dict(self._now)
+
+    def _update_changes(self) -> None:
+        n = len(self._now)
+        has_run = self._run is not None
+        self.retrain_button.setEnabled(has_run)
+        self.retrain_button.setText(
+            f"Retrain with my corrections ({n})" if n else "Retrain with my corrections"
+        )
+        if not has_run:
+            self.changes_label.setText("")
+        elif n:
+            in_list = self.drill_model.changed_count()
+            extra = f", {in_list} in this list" if self._drill is not None else ""
+            self.changes_label.setText(f"✎ {n} label{'s' if n != 1 else ''} changed since this run{extra}.")
+        else:
+            self.changes_label.setText("No label changed since this run.")
+
+    def _on_retrain_clicked(self) -> None:
+        self._retrain_base = self.current_eval_run_id
+        self.retrain_requested.emit()
+
+    @property
+    def retrain_base_eval_run_id(self) -> int | None:
+        """The run shown when "Retrain" was pressed: the 'previous' of the comparison."""
+        return self._retrain_base
+
+    def _on_history_run_requested(self, run_id: int) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.show_eval_run(run_id)
+
+    # ================================================================== export dialogs
+    def _ask_export(self, fmt: str) -> None:
+        if self._run is None:
+            self._show_message("No evaluation run is shown; nothing to export.")
+            return
+        filters = {"png": "PNG image (*.png)", "csv": "CSV (*.csv)", "json": "JSON (*.json)"}
+        default = self._dbs.settings.outputs_dir / f"eval_run_{self._run.info.id}.{fmt}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the report", str(default), filters[fmt])
+        if not path:
+            return
+        if fmt == "png":
+            try:
+                self.export_png(path)
+            except UserError as e:
+                self._show_message(str(e))
+        else:
+            self.export_numbers(path, fmt)
