@@ -7,7 +7,8 @@ Usage::
 Builds (once, then reuses) a synthetic but library-shaped snapshot in ``DIR/index.db``
 (creators > packs > maps/tokens/props > map folders with variants, names with ordering
 prefixes, grid sizes and ``_various``), then runs :func:`engine.features.extract_features`
-twice (the second run measures the idempotent replace) and prints folders/s.
+twice (the second run measures the idempotent replace) and prints folders/s, then times
+generate-samples (200 of all folders).
 The snapshot is written with plain ``sqlite3`` so building it does not dominate the run.
 """
 
@@ -24,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.config import GenerateSamplesConfig  # noqa: E402
 from engine.features import extract_features  # noqa: E402
+from engine.sampling import generate_samples  # noqa: E402
 from engine.settings import StorageSettings  # noqa: E402
 from engine.storage import Databases  # noqa: E402
 
@@ -164,8 +167,15 @@ def main() -> int:
                 f"extract-features {label}: {r.folders:,} folders ({n_files:,} files) in {r.seconds:.2f} s "
                 f"= {r.folders_per_second:,.0f} folders/s"
             )
+        out = Path(tempfile.gettempdir()) / "fsorg-bench-samples.csv"
+        t = time.perf_counter()
+        res = generate_samples(dbs, sid, out, GenerateSamplesConfig(sample_size=200))
+        print(
+            f"generate-samples: {res.rows} of {res.candidates:,} candidates in {time.perf_counter() - t:.2f} s"
+        )
     finally:
         dbs.dispose()
+    print(f"(load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     return 0
 
 

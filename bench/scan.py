@@ -33,8 +33,28 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EXTS = ["png", "jpg", "webp", "pdf", "dd2vtt", "json", "txt", "zip", "PNG", "m4a", "webm", "psd"]
-WORDS = ["Forest", "Dungeon", "Tokens", "Maps", "Battle", "Cave", "Tavern", "Ruins", "Night", "Day",
-         "Gridless", "Assets", "Props", "Monsters", "Heroes", "Ship", "Castle", "Swamp", "Snow", "Île"]
+WORDS = [
+    "Forest",
+    "Dungeon",
+    "Tokens",
+    "Maps",
+    "Battle",
+    "Cave",
+    "Tavern",
+    "Ruins",
+    "Night",
+    "Day",
+    "Gridless",
+    "Assets",
+    "Props",
+    "Monsters",
+    "Heroes",
+    "Ship",
+    "Castle",
+    "Swamp",
+    "Snow",
+    "Île",
+]
 
 
 def generate(tree: Path, n_folders: int, n_files: int) -> None:
@@ -71,7 +91,9 @@ def generate(tree: Path, n_folders: int, n_files: int) -> None:
             for _f in range(count):
                 made += 1
                 ext = EXTS[made % len(EXTS)]
-                name = f"asset {made:07d}.{ext}" if made % 5 == 0 else f"{WORDS[made % len(WORDS)]}_{made}.{ext}"
+                name = (
+                    f"asset {made:07d}.{ext}" if made % 5 == 0 else f"{WORDS[made % len(WORDS)]}_{made}.{ext}"
+                )
                 os.close(os.open(name, flags, 0o644, dir_fd=dfd))
         finally:
             os.close(dfd)
@@ -127,8 +149,11 @@ for line in sys.stdin:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dir", default=os.path.join(tempfile.gettempdir(), "fsorg-bench"),
-                    help="where the generated tree lives (reused between runs)")
+    ap.add_argument(
+        "--dir",
+        default=os.path.join(tempfile.gettempdir(), "fsorg-bench"),
+        help="where the generated tree lives (reused between runs)",
+    )
     ap.add_argument("--folders", type=int, default=50_000)
     ap.add_argument("--files", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=5)
@@ -141,7 +166,10 @@ def main() -> int:
     env = dict(os.environ, TMPDIR=str(Path(a.dir)))
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(ROOT), str(tree)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert child.stdin and child.stdout
 
@@ -162,15 +190,21 @@ def main() -> int:
     child.wait()
 
     fm, gm = statistics.median(finds), statistics.median(gathers)
-    print(f"tree: {tree}  ({last['folders']:,} folders incl. root, {last['files']:,} files, "
-          f"{last['errors']} errors, status {last['status']})")
+    print(
+        f"tree: {tree}  ({last['folders']:,} folders incl. root, {last['files']:,} files, "
+        f"{last['errors']} errors, status {last['status']})"
+    )
     print(f"cpus: {os.cpu_count()}  python {sys.version.split()[0]}  load avg {os.getloadavg()[0]:.2f}")
     print(f"find   -printf '%s %p\\n' runs: {', '.join(f'{x:.3f}' for x in finds)}  median {fm:.3f} s")
     print(f"gather (in-process)   runs: {', '.join(f'{x:.3f}' for x in gathers)}  median {gm:.3f} s")
-    print(f"gather rate: {(last['folders'] + last['files']) / gm:,.0f} entries/s; "
-          f"index.db {last['db_bytes'] / 2**20:.1f} MiB")
-    print(f"peak RSS of the gather process: {last['maxrss_kb'] / 1024:.0f} MiB "
-          f"(after imports, before scanning: {last['rss0_kb'] / 1024:.0f} MiB)")
+    print(
+        f"gather rate: {(last['folders'] + last['files']) / gm:,.0f} entries/s; "
+        f"index.db {last['db_bytes'] / 2**20:.1f} MiB"
+    )
+    print(
+        f"peak RSS of the gather process: {last['maxrss_kb'] / 1024:.0f} MiB "
+        f"(after imports, before scanning: {last['rss0_kb'] / 1024:.0f} MiB)"
+    )
     print(f"ratio = find_median / gather_median = {fm / gm:.2f}  (must be >= 0.30; goal 0.6)")
     return 0
 

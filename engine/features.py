@@ -221,7 +221,7 @@ def extract_features(
         )
         for i in range(n)
     ]
-    guesses = heuristic.classify_all(inputs)
+    guesses = heuristic.classify_all(inputs, should_stop)
     check_stop(should_stop)
 
     progress(0.55, "building rows")

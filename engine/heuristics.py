@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from engine.config import repo_config_dir
-from engine.jobs import UserError
+from engine.jobs import StopFn, UserError, check_stop, never_stop
 from engine.text import NormalizedName, normalize_name, singular
 
 # Category names of a unit.
@@ -87,8 +87,10 @@ _ASSET_WORD_SUFFIXES = (
     "cards",
     "icons",
 )
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+$")
+# A project / module / repository name: words joined by - or _ (at least three), or camelCase.
+_PROJECT = re.compile(r"^(?:[A-Za-z0-9]+(?:[-_][A-Za-z0-9']+){2,}|[A-Z]?[a-z0-9]+(?:[A-Z][a-z0-9]+){2,})$")
 _MAX_PHRASE = 4
+_PLATFORM_WORDS = frozenset({"patreon", "patron", "kickstarter", "supporter", "backer"})
 _DIMS_TOK = re.compile(r"\d{1,4}[x×]\d{1,4}")
 _VERSION_TOK = re.compile(r"v\d+(\.\d+)*")
 
@@ -251,6 +253,7 @@ class Heuristic:
         self.vocab = vocab or default_vocabulary()
         self._cache: dict[tuple[str, ...], tuple[Unit, ...]] = {}
         self._pass1_cache: dict[tuple[str, str | None], Guess] = {}
+        self._tallies: tuple[list[int], list[int]] = ([], [])
 
     def analyze(self, norm: NormalizedName) -> NameAnalysis:
         # Units depend only on the tokens, and real libraries repeat names a lot.
@@ -279,7 +282,11 @@ class Heuristic:
         # 1. Administrative / organisational.
         if "$" in name and re.search(r"\$\s?\d", name):
             return Guess("other", 0.9, "other:price_tier")
-        if ORG_STRONG in any_cat:
+        strong = [u for u in units if ORG_STRONG in u.cats]
+        # "Tom Cartos Patreon": a platform word next to a known maker names the maker's page,
+        # not a reward bundle.
+        platform_only = all(u.text in _PLATFORM_WORDS for u in strong)
+        if strong and not (CREATOR in any_cat and platform_only):
             return Guess("other", 0.85, "other:org_marker")
         if not units:  # only numbers, years, versions, sizes
             if a.norm.dims and not a.norm.order_prefix and len(a.norm.dims) == 1 and a.norm.dims_leading:
@@ -380,13 +387,18 @@ class Heuristic:
         return Guess("content_subject", 0.5, "subject:default")
 
     # ------------------------------------------------------------------ pass 2
-    def classify_all(self, folders: Sequence[FolderInput]) -> list[Guess]:
-        """Guess every folder of a tree; ``parent``/``children`` are indices into ``folders``."""
+    def classify_all(self, folders: Sequence[FolderInput], should_stop: StopFn = never_stop) -> list[Guess]:
+        """Guess every folder of a tree; ``parent``/``children`` are indices into ``folders``.
+
+        ``should_stop`` is polled every 10,000 folders (raises :class:`Cancelled`).
+        """
         norms = [f.norm or normalize_name(f.name) for f in folders]
         analyses = [self.analyze(n) for n in norms]
         first: list[Guess] = []
         cache = self._pass1_cache
         for i, f in enumerate(folders):
+            if i % 10_000 == 0:
+                check_stop(should_stop)
             # Pass 1 depends only on the name and the parent's name: cache on that pair.
             key = (f.name, folders[f.parent].name if f.parent is not None else None)
             g = cache.get(key)
@@ -396,7 +408,21 @@ class Heuristic:
                 cache[key] = g
             first.append(g)
         out = list(first)
+        # Per-parent tallies of the children's first guesses, so the sibling rules cost O(1)
+        # per folder even under a parent with 100,000 children.
+        n = len(folders)
+        desc_kids = [0] * n
+        map_kids = [0] * n
         for i, f in enumerate(folders):
+            if f.parent is not None:
+                if first[i].label == "descriptor":
+                    desc_kids[f.parent] += 1
+                if self._is_map_leaf(f, first[i]):
+                    map_kids[f.parent] += 1
+        self._tallies = (desc_kids, map_kids)
+        for i, f in enumerate(folders):
+            if i % 10_000 == 0:
+                check_stop(should_stop)
             g = first[i]
             if g.rule == "same_as_parent" and f.parent is not None:
                 pg = out[f.parent]
@@ -435,17 +461,26 @@ class Heuristic:
         known = [u for u in units if u.cats & {SUBJECT, SETTING, GENRE, BUCKET, VARIANT, SYSTEM}]
         brand = [u for u in units if not u.cats]
         kids = [folders[c] for c in f.children]
-        # (a) A folder of module-like folders (Foundry module ids are lower-case slugs): the
-        #     name above them is who made them.
-        slugs = sum(1 for k in kids if _SLUG.match(k.name))
+        # (a) A folder of project-like folders: module ids and repository names are written
+        #     with separators ("dead-in-thay", "Waterdeep-City-of-Splendors") or in camelCase,
+        #     while a person or studio is written with spaces or as one word ("Jane Doe",
+        #     "Gremlin", "mbround18"). A differently styled name above them is who made them.
+        #     Children that read as categories or variants (descriptor/asset/other) rule it out:
+        #     that is a subject with its variants.
+        projects = sum(
+            1
+            for c in f.children
+            if _PROJECT.match(folders[c].name) and first[c].label in ("content_subject", "creator_or_studio")
+        )
         if (
-            not _SLUG.match(f.name)
-            and slugs
-            and slugs * 2 >= len(kids)
+            not _PROJECT.match(f.name)
+            and projects
+            and projects * 2 >= len(kids)
             and len(words) <= 3
+            and not known
             and not f.file_count
         ):
-            return Guess("creator_or_studio", 0.6, "creator:folder_of_modules")
+            return Guess("creator_or_studio", 0.6, "creator:folder_of_projects")
         # (b) A brand plus generic words: "acme-free-token-collection", "foo-extras".
         generic = [u for u in units if u.cats & {GENERIC, ORG_ALONE} or (u.cats & {ASSET, ASSET_MOD})]
         if 1 <= len(brand) <= 2 and generic and len(brand) + len(generic) == len(units) and not known:
@@ -463,13 +498,18 @@ class Heuristic:
         f = folders[i]
         if f.parent is None or len(analyses[i].content_units()) != 1 or analyses[i].norm.dims:
             return None
-        sibs = [c for c in folders[f.parent].children if c != i]
-        if len(sibs) < 3:
+        sibs = len(folders[f.parent].children) - 1
+        if sibs < 3:
             return None
-        cat = sum(1 for c in sibs if first[c].label == "descriptor")
-        if cat / len(sibs) >= 0.6:
+        cat = self._tallies[0][f.parent] - (first[i].label == "descriptor")
+        if cat / sibs >= 0.6:
             return Guess("descriptor", 0.5, "descriptor:among_categories")
         return None
+
+    @staticmethod
+    def _is_map_leaf(f: FolderInput, g: Guess) -> bool:
+        """A folder that looks like one map: a subject guess, no subfolders, image files."""
+        return g.label == "content_subject" and not f.children and f.image_files > 0
 
     def _leaf_among_maps(
         self, i: int, folders: Sequence[FolderInput], analyses: Sequence[NameAnalysis], first: Sequence[Guess]
@@ -478,15 +518,11 @@ class Heuristic:
         f = folders[i]
         if f.parent is None or f.children or not f.image_files:
             return None
-        sibs = [c for c in folders[f.parent].children if c != i]
-        if len(sibs) < 3:
+        sibs = len(folders[f.parent].children) - 1
+        if sibs < 3:
             return None
-        maps = sum(
-            1
-            for c in sibs
-            if first[c].label == "content_subject" and not folders[c].children and folders[c].image_files
-        )
-        if maps / len(sibs) >= 0.6:
+        maps = self._tallies[1][f.parent] - self._is_map_leaf(f, first[i])
+        if maps / sibs >= 0.6:
             return Guess("content_subject", 0.5, "subject:leaf_among_maps")
         return None
 

@@ -10,9 +10,12 @@ Why the truth is also kept inside the report: the user keeps relabelling after a
 (that is the point of the drill-down), and the app may write those corrections into the
 very label run the eval used. Joining the labels *today* would then move folders between
 cells and the list under a cell would no longer add up to the count drawn in it.
-``record_evaluation`` therefore stores, next to ``Report.to_dict()``, an ``items`` list
-``[[folder_id, true, predicted], ...]`` (an additive key: ``Report.from_dict`` ignores
-it). For eval runs stored without it, the join is used and the answer says so.
+``record_evaluation`` (score a stored prediction run) and ``store_evaluation`` (store an
+evaluation made in memory, e.g. training's held-out split, with its predictions) therefore
+store, next to ``Report.to_dict()``, an ``items`` list ``[[folder_id, true, predicted], ...]``
+(an additive key: ``Report.from_dict`` ignores it). For eval runs stored without it, the
+join is used and the answer says so; for one stored without any predictions, the matrix
+is still drawn and the drill-down says why it cannot list folders.
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ from engine.labels import newest_label_run_id
 from engine.storage import schema as S
 from engine.taxonomy import label_names
 
-_BATCH = 500
+_BATCH = 500  # SQLite's bound-parameter limit is 999 on old builds; stay well below
 NO_FOLDERS_NOTE = (
     "This evaluation was stored without its per-folder predictions, so the folders behind "
     "its cells cannot be listed. Run the model on the same labels ('model predict' with this "
     "model and the test split) to get a run you can drill into."
-)  # SQLite's bound-parameter limit is 999 on old builds; stay well below
+)
 
 
 # ----------------------------------------------------------------------------- records
@@ -527,7 +530,7 @@ def store_evaluation(
         )
     top = p.argmax(axis=1)
     y_pred = [labels[k] for k in top]
-    report = compute_report(list(y_true), y_pred, [*label_names(), *labels])
+    report = compute_report(list(y_true), y_pred, list(labels))
     now = time.time()
     pr = conn.execute(
         insert(S.prediction_runs).values(

@@ -400,6 +400,7 @@ class ApplyResult:
     by_label: dict[str, int] = field(default_factory=dict)
 
 
+_SEPARATORS = re.compile(r"[\s\-]+")
 _ID = re.compile(r"^\s*(\d+)(?:\.0*)?\s*$")
 
 
@@ -445,7 +446,8 @@ def validate_labels_csv(
                 )
             )
             continue
-        label = normalize_label(raw_label)
+        # Case and surrounding spaces are forgiven; so is "Content subject" / "asset-type".
+        label = normalize_label(raw_label) or normalize_label(_SEPARATORS.sub("_", raw_label.strip()))
         if label is None:
             errors.append(RowError(row.line, raw_label, "not one of the labels (see the list below)"))
             continue

@@ -291,7 +291,7 @@ class MainWindow(QMainWindow):
             self.settings.add_recent(RecentLibrary(str(state.settings.data_dir), snap.root))
             self.sample_model.set_rows([])
             sample_ops.load_sample_op(self.runner, state.settings, snap.id, self._on_sample_loaded(snap.id))
-            QTimer.singleShot(0, self._announce_tree_ready)
+            QTimer.singleShot(0, self, self._announce_tree_ready)
         self._refresh_recent_menu()
         self._update_label_status()
         self._update_enabled()
@@ -679,7 +679,7 @@ class MainWindow(QMainWindow):
         if not self.labels.is_saving():
             fn()
             return
-        QTimer.singleShot(50, lambda: self._after_labels_saved(fn))
+        QTimer.singleShot(50, self, lambda: self._after_labels_saved(fn))
 
     def _needs_labels(self, what: str) -> bool:
         if self.labels.count() == 0:
@@ -918,7 +918,7 @@ class MainWindow(QMainWindow):
 
     def _close_when_idle(self, _job: JobState) -> None:
         if not self.runner.running():
-            QTimer.singleShot(0, self.close)
+            QTimer.singleShot(0, self, self.close)
 
     # ------------------------------------------------------------------------------ events
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:

@@ -13,7 +13,16 @@ from engine.cli import GATHER, MODEL_COMMANDS
 from tests.conftest import ROOT, run_cli
 
 # Modules that take seconds (or a display) to import: nothing on the --help path may load them.
-HEAVY = ["torch", "sentence_transformers", "setfit", "transformers", "sklearn", "pandas", "PySide6", "pyqtgraph"]
+HEAVY = [
+    "torch",
+    "sentence_transformers",
+    "setfit",
+    "transformers",
+    "sklearn",
+    "pandas",
+    "PySide6",
+    "pyqtgraph",
+]
 
 
 def _heavy_loaded(code: str) -> dict:
@@ -58,7 +67,9 @@ def test_model_help_lists_every_command():
     assert r.returncode == 0, r.stderr
     for cmd in MODEL_COMMANDS:
         assert cmd.name in r.stdout
-        assert cmd.help[:30] in r.stdout.replace("\n", " ").replace("  ", " ") or cmd.help.split()[0] in r.stdout
+        assert (
+            cmd.help[:30] in r.stdout.replace("\n", " ").replace("  ", " ") or cmd.help.split()[0] in r.stdout
+        )
 
 
 @pytest.mark.parametrize("cmd", MODEL_COMMANDS, ids=lambda c: c.name)

@@ -81,7 +81,8 @@ def test_gather_dev_library_prints_the_summary_and_snapshot_id(dev_library, tmp_
         len(truth),
     )
     assert con.execute(
-        "SELECT count(*) FROM files JOIN folders ON folders.id = files.folder_id WHERE snapshot_id = ?", (sid,)
+        "SELECT count(*) FROM files JOIN folders ON folders.id = files.folder_id WHERE snapshot_id = ?",
+        (sid,),
     ).fetchone()[0] == _int(m["files"])
     # a rescan is a new snapshot, and says so
     r2 = run_cli("gather", str(dev_library), "--storage", str(data))
@@ -141,7 +142,13 @@ def test_summary_lists_the_first_errors_with_a_hint(small_tree, tmp_path, monkey
     assert "Hint:" in text
     # many errors: only the first few, and where the rest are
     many = GatherResult(
-        snapshot_id=7, status="complete", folders=10, files=3, errors=12, seconds=1.0, root="/r",
+        snapshot_id=7,
+        status="complete",
+        folders=10,
+        files=3,
+        errors=12,
+        seconds=1.0,
+        root="/r",
         first_errors=tuple((f"d{i}", "permission denied") for i in range(10)),
     )
     out = io.StringIO()
@@ -189,7 +196,9 @@ def test_kill_9_mid_scan_leaves_a_consistent_database(big_tree, small_tree, tmp_
     con = sqlite3.connect(data / "index.db")
     before = (
         con.execute("SELECT * FROM snapshots WHERE id = ?", (first.snapshot_id,)).fetchone(),
-        con.execute("SELECT * FROM folders WHERE snapshot_id = ? ORDER BY id", (first.snapshot_id,)).fetchall(),
+        con.execute(
+            "SELECT * FROM folders WHERE snapshot_id = ? ORDER BY id", (first.snapshot_id,)
+        ).fetchall(),
         con.execute(
             "SELECT f.* FROM files f JOIN folders d ON d.id = f.folder_id WHERE d.snapshot_id = ? ORDER BY f.id",
             (first.snapshot_id,),
@@ -215,15 +224,17 @@ def test_kill_9_mid_scan_leaves_a_consistent_database(big_tree, small_tree, tmp_
     with dbs.index.connect() as c:
         killed = c.exec_driver_sql("SELECT id, status FROM snapshots ORDER BY id DESC LIMIT 1").one()
         assert killed.id > first.snapshot_id and killed.status == "running"
-        assert c.exec_driver_sql(
-            "SELECT count(*) FROM folders WHERE snapshot_id = ?", (killed.id,)
-        ).scalar() > 0
+        assert (
+            c.exec_driver_sql("SELECT count(*) FROM folders WHERE snapshot_id = ?", (killed.id,)).scalar() > 0
+        )
     assert latest_complete_id(dbs.index) == first.snapshot_id
     dbs.dispose()
     con = sqlite3.connect(data / "index.db")
     after = (
         con.execute("SELECT * FROM snapshots WHERE id = ?", (first.snapshot_id,)).fetchone(),
-        con.execute("SELECT * FROM folders WHERE snapshot_id = ? ORDER BY id", (first.snapshot_id,)).fetchall(),
+        con.execute(
+            "SELECT * FROM folders WHERE snapshot_id = ? ORDER BY id", (first.snapshot_id,)
+        ).fetchall(),
         con.execute(
             "SELECT f.* FROM files f JOIN folders d ON d.id = f.folder_id WHERE d.snapshot_id = ? ORDER BY f.id",
             (first.snapshot_id,),
@@ -235,7 +246,9 @@ def test_kill_9_mid_scan_leaves_a_consistent_database(big_tree, small_tree, tmp_
     # the next gather marks the dead scan as interrupted and works normally
     r = run_cli("gather", str(small_tree), "--storage", str(data))
     assert r.returncode == 0, r.stderr
-    status, message = con.execute("SELECT status, message FROM snapshots WHERE id = ?", (killed.id,)).fetchone()
+    status, message = con.execute(
+        "SELECT status, message FROM snapshots WHERE id = ?", (killed.id,)
+    ).fetchone()
     assert status == "failed" and message.startswith("interrupted")
     newest = int(SUMMARY.search(r.stdout)["sid"])
     assert newest > killed.id

@@ -83,6 +83,9 @@ def tree_inputs(
         ("zahi-cartography-free-maps", None, "creator_or_studio", "creator:studio_word"),
         ("Forgotten-Adventures", "Library", "creator_or_studio", "creator:known_name"),
         ("tmp", "x", "unknown", "unknown:"),
+        ("Tom Cartos Patreon", None, "creator_or_studio", "creator:known_name"),
+        ("Patreon Rewards", "Tom Cartos", "other", "other:org_marker"),
+        ("mill_interior", "bone_mill", "content_subject", "subject:"),
     ],
 )
 def test_rules(name, parent, label, rule_prefix):
@@ -115,7 +118,7 @@ def test_structure_rules():
     )
     guesses = Heuristic().classify_all(inputs)
     got = {p: guesses[i] for p, i in idx.items()}
-    assert got["Gage Eakins"].rule == "creator:folder_of_modules"
+    assert got["Gage Eakins"].rule == "creator:folder_of_projects"
     assert got["acme-free-token-collection"].rule == "creator:brand_with_generic_words"
     assert got["brightwater"].rule == "creator:folder_of_asset_types"
     assert got["The Lost Crown of Embers"].label == "content_subject"  # a title, not a maker
@@ -149,6 +152,12 @@ def test_other_creators_library():
         "Dungeon Tiles": "asset_type",
         "Dungeon Tiles/Corridors": "content_subject",
         "Handouts": "asset_type",
+        "Jane Doe": "creator_or_studio",
+        "Jane Doe/the-ashen-crypt-of-velm": "content_subject",
+        "Jane Doe/the-ashen-crypt-of-velm/maps": "asset_type",
+        "Sunken Temple": "content_subject",
+        "Sunken Temple/sunken_temple_level_1": "content_subject",
+        "Sunken Temple/sunken_temple_level_2": "content_subject",
     }
     inputs, idx = tree_inputs(list(expected), files={p: 3 for p in expected if p.count("/") >= 2})
     guesses = Heuristic().classify_all(inputs)

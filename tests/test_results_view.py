@@ -395,6 +395,10 @@ def test_empty_database_and_a_missing_run_give_messages_not_tracebacks(qtbot, en
     with qtbot.waitSignal(panel.message_shown, timeout=TIMEOUT) as sig:
         panel.show_eval_run(4242)
     assert "no evaluation run 4242" in sig.args[0] and "Traceback" not in sig.args[0]
+    assert panel.message() == sig.args[0] and panel.message_label.isVisible()
+    # A good answer afterwards clears the stale error.
+    _open(qtbot, panel, make_eval(lib))
+    assert panel.message() == "" and not panel.message_label.isVisible()
 
 
 def test_queries_run_in_the_background_and_a_newer_request_wins(qtbot, env):
@@ -410,3 +414,19 @@ def test_queries_run_in_the_background_and_a_newer_request_wins(qtbot, env):
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=TIMEOUT)
     runner.drain()
     assert shown == [b] and panel.current_eval_run_id == b
+
+
+def test_refresh_keeps_the_list_and_the_selected_folder(qtbot, env):
+    lib, ctl, runner = env
+    eval_id = make_eval(lib)
+    panel = _panel(qtbot, lib, ctl, runner)
+    _open(qtbot, panel, eval_id)
+    labels, _m = _stored_matrix(lib, eval_id)
+    _click_cell(qtbot, panel, labels.index("descriptor"), labels.index("content_subject"))
+    panel.drill_view.select_row(2)
+    chosen = panel.drill_view.selected_folder_ids()
+    with qtbot.waitSignal(panel.drill_down_shown, timeout=TIMEOUT):
+        panel.refresh()
+    assert panel.current_eval_run_id == eval_id
+    assert _listed_paths(panel) == expected_cell(LIBRARY, "descriptor", "content_subject")
+    assert panel.drill_view.selected_folder_ids() == chosen

@@ -401,10 +401,12 @@ class _Wrapped:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc to map fds to paths")
-def test_unreadable_folder_is_an_error_and_the_scan_goes_on(tree, settings, monkeypatch):
-    """What chmod 000 does for a normal user, made to happen for root too."""
+@pytest.mark.parametrize("threads", [0, 2])
+def test_unreadable_folder_is_an_error_and_the_scan_goes_on(tree, settings, monkeypatch, threads):
+    """What chmod 000 does for a normal user, made to happen for root too (with and without
+    the prefetching worker threads)."""
     _ScandirFault(monkeypatch, tree / "Czepeku" / "Tokens", "eacces")
-    res = gather(tree, settings)
+    res = gather(tree, settings, threads=threads)
     assert res.status == "complete"
     assert res.errors == 1
     assert res.first_errors == (("Czepeku/Tokens", "permission denied"),)
@@ -534,3 +536,43 @@ def test_a_database_error_marks_the_snapshot_failed(tree, settings, monkeypatch)
     con = db(settings)
     statuses = [r[0] for r in con.execute("SELECT status FROM snapshots ORDER BY id")]
     assert statuses == ["complete", "failed"]
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize("threads", [0, 2])
+def test_no_directory_stays_open_after_a_complete_or_cancelled_scan(tree, settings, threads):
+    """The walk holds one directory fd per level (and prefetched ones); all are closed at the end,
+    also when the scan is cancelled half-way."""
+    gather(tree, settings, threads=threads)  # first run creates the database files
+    before = _open_fds()
+    gather(tree, settings, threads=threads)
+    assert _open_fds() == before
+    calls = {"n": 0}
+
+    def stop_soon() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 4
+
+    with pytest.raises(GatherCancelled):
+        gather(tree, settings, threads=threads, should_stop=stop_soon)
+    assert _open_fds() == before
+
+
+def test_fsorg_data_inside_the_library_is_not_scanned(tree, monkeypatch):
+    """``gather . --storage data`` from inside the library: index.db is not recorded."""
+    settings = StorageSettings.from_storage_arg(tree / "data")  # models/outputs would be tree/models
+    (tree / "models").mkdir()
+    (tree / "models" / "model.safetensors").write_bytes(b"w")
+    res = gather(tree, settings)
+    assert res.status == "complete" and res.skipped == 2
+    con = db(settings)
+    folders = folders_of(con, res.snapshot_id)
+    assert "data" not in folders and "models" not in folders
+    assert folders[""]["subfolder_count"] == walk_disk(tree)[""]["subdirs"] - 2
+    assert not con.execute(
+        "SELECT 1 FROM files WHERE name LIKE 'index.db%' OR name = 'gather.lock'"
+    ).fetchall()

@@ -13,7 +13,7 @@ import pytest
 from engine.config import ApplyClassificationsConfig
 from engine.csvio import read_csv, write_csv
 from engine.features import extract_features
-from engine.jobs import UserError
+from engine.jobs import Cancelled, UserError
 from engine.labels import list_label_runs, load_labels, newest_label_run_id
 from engine.sampling import SAMPLE_COLUMNS, apply_classifications, assign_splits, generate_samples
 from engine.scan import gather
@@ -114,6 +114,24 @@ def test_second_import_carries_over_and_keeps_splits(setup, tmp_path):
         assert after[fid].split == lab.split  # an earlier split is never moved
     # The first run is untouched.
     assert {lab.folder_id: lab for lab in load_labels(dbs.training, first.label_run_id)} == before
+
+
+def test_label_spelling_is_forgiven(setup, tmp_path):
+    dbs, _, _, samples = setup
+    spellings = ["  Content_Subject ", "ASSET TYPE", "creator-or-studio", "Other\t"]
+    filled(samples, tmp_path / "f.csv", label_for=lambda v: spellings[int(v["folder_id"]) % 4])
+    res = apply_classifications(dbs, tmp_path / "f.csv")
+    got = {lab.label for lab in load_labels(dbs.training, res.label_run_id)}
+    assert got == {"content_subject", "asset_type", "creator_or_studio", "other"}
+
+
+def test_cancel_writes_nothing(setup, tmp_path):
+    dbs, _, settings, samples = setup
+    filled(samples, tmp_path / "f.csv")
+    before = dump(settings.training_db)
+    with pytest.raises(Cancelled):
+        apply_classifications(dbs, tmp_path / "f.csv", should_stop=lambda: True)
+    assert dump(settings.training_db) == before
 
 
 def test_given_split_applies_to_all_rows(setup, tmp_path):

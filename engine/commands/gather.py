@@ -27,7 +27,8 @@ def summary(result, out=None) -> None:
     )
     if result.skipped:
         print(
-            f"Skipped {result.skipped:,} symbolic links, junctions or special files (never followed).",
+            f"Skipped {result.skipped:,} symbolic links, junctions, special files or fsorg data "
+            "folders (never followed).",
             file=out,
         )
     if result.errors:

@@ -28,6 +28,20 @@ def force_offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def _quiet_transformers() -> None:
+    """No tqdm bars from transformers/hub: our own progress goes to the terminal or the app."""
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as tlog
+
+        tlog.disable_progress_bar()
+        tlog.set_verbosity_error()
+        disable_progress_bars()
+    except Exception:  # pragma: no cover - cosmetic only
+        pass
 
 
 def packaged_base_path() -> Path:
@@ -122,6 +136,7 @@ def load_body(folder: Path, *, trust_pickle: bool = False) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers()
         return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except UserError:
         raise
@@ -130,3 +145,23 @@ def load_body(folder: Path, *, trust_pickle: bool = False) -> Any:
             f"Cannot load the sentence model at {folder}: {type(e).__name__}: {str(e).splitlines()[0][:300]}. "
             "The folder is incomplete or corrupt: train the model again (or reinstall fsorg for the base model)."
         ) from None
+
+
+_SHARED: dict[tuple[str, str], Any] = {}
+
+
+def shared_body(folder: Path, *, trust_pickle: bool = False) -> Any:
+    """A loaded body shared within the process (read-only use: encoding).
+
+    Why: the app predicts again and again, and the tests run many jobs; loading the body
+    costs a second or more each time. Keyed by the weights' sha256, so a retrained model in
+    the same folder is loaded afresh. Training must not modify it: it deep-copies it.
+    """
+    key = (str(Path(folder).resolve()), body_key(Path(folder)))
+    body = _SHARED.get(key)
+    if body is None:
+        body = load_body(Path(folder), trust_pickle=trust_pickle)
+        if len(_SHARED) >= 2:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[key] = body
+    return body

@@ -223,7 +223,7 @@ def _lazy_body(path: Path, trust_pickle: bool = False) -> Callable[[], Any]:
 
     def get() -> Any:
         if "body" not in cache:
-            cache["body"] = B.load_body(path, trust_pickle=trust_pickle)
+            cache["body"] = B.shared_body(path, trust_pickle=trust_pickle)
         return cache["body"]
 
     return get

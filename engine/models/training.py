@@ -167,7 +167,9 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
     # ---- body
     base_path = B.resolve_base_model(config.base_model)
     progress(0.02, "loading the base sentence model")
-    body = B.load_body(base_path)
+    import copy
+
+    body = copy.deepcopy(B.shared_body(base_path))  # fine-tuned in place: never the shared one
     base_key = B.body_key(base_path)
     emb_dim = int(body.get_embedding_dimension())
     recipe = dict(DEFAULT_RECIPE)

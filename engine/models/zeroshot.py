@@ -48,7 +48,7 @@ def zero_shot_probs(
 
     def get_body():
         if "b" not in holder:
-            holder["b"] = B.load_body(base_path)
+            holder["b"] = B.shared_body(base_path)
         return holder["b"]
 
     per_label = label_texts()

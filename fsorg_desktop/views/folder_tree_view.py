@@ -221,7 +221,7 @@ class FolderTreeView(QWidget):
 
     def _on_model_reset(self) -> None:
         if not self._model.is_flat:
-            QTimer.singleShot(0, self.expand_root)
+            QTimer.singleShot(0, self, self.expand_root)
 
     def _on_context_menu(self, pos) -> None:
         idx = self.tree.indexAt(pos)

@@ -124,7 +124,7 @@ class JobsPanel(QWidget):
         row = self._rows.get(job)
         if row is not None:
             row.tick()
-            QTimer.singleShot(LINGER_MS, lambda: self._remove(job))
+            QTimer.singleShot(LINGER_MS, self, lambda: self._remove(job))  # dropped if the panel is gone
         self.activity_changed.emit(len(self._runner.running()))
 
     def _remove(self, job: JobState) -> None:

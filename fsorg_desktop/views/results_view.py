@@ -20,6 +20,7 @@ numbers live in :mod:`engine.results`; this module only shows them.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -280,8 +281,13 @@ class ResultsPanel(QWidget):
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.message_label.linkActivated.connect(lambda _link: self._show_message(""))
         self.message_label.hide()
+        self._message = ""
+        self._message_is_error = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.message_label)
@@ -303,9 +309,15 @@ class ResultsPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the run list, then the shown run (or the newest when none is shown)."""
+        self._load_history(show_run=True)
+
+    def _load_history(self, *, show_run: bool) -> None:
         training = self._dbs.training
         self._query(
-            "history", lambda: R.list_eval_runs(training), self._on_history_loaded, "Reading the run history"
+            "history",
+            lambda: R.list_eval_runs(training),
+            lambda runs: self._on_history_loaded(runs, show_run=show_run),
+            "Reading the run history",
         )
 
     def show_eval_run(self, eval_run_id: int) -> None:
@@ -329,7 +341,7 @@ class ResultsPanel(QWidget):
             self._on_comparison_loaded,
             "Comparing the runs",
         )
-        self.refresh()
+        self._load_history(show_run=False)
         self.show_eval_run(new_eval_run_id)
 
     def show_folders(self, true_label: str | None, predicted: str | None) -> None:
@@ -385,6 +397,7 @@ class ResultsPanel(QWidget):
             if error is not None:
                 self._show_message(_message_for(error, what))
                 return
+            self._clear_error()  # a stale error must not sit above a good answer
             on_ok(result)
 
         state = run_query(fn, done, runner=self._runner)
@@ -399,15 +412,23 @@ class ResultsPanel(QWidget):
             if error
             else "QLabel { background: #e8f5e9; color: #1b5e20; padding: 6px; }"
         )
-        self.message_label.setText(text)
+        self._message = text
+        self._message_is_error = error
+        escaped = html.escape(text)
+        self.message_label.setText(f"{escaped} &nbsp; <a href='dismiss'>Dismiss</a>" if text else "")
         self.message_label.setVisible(bool(text))
         self.message_shown.emit(text)
 
+    def _clear_error(self) -> None:
+        if self._message and self._message_is_error:
+            self._show_message("")
+
     def message(self) -> str:
-        return self.message_label.text() if self.message_label.isVisible() else ""
+        """The message shown above the tabs ('' when none)."""
+        return self._message if self.message_label.isVisible() else ""
 
     # ================================================================== results arrive
-    def _on_history_loaded(self, runs: list[R.EvalRunInfo]) -> None:
+    def _on_history_loaded(self, runs: list[R.EvalRunInfo], *, show_run: bool) -> None:
         self.history_model.set_runs(runs)
         if not runs:
             self._run = None
@@ -418,7 +439,7 @@ class ResultsPanel(QWidget):
         if wanted is None or all(r.id != wanted for r in runs):
             wanted = runs[-1].id
         self.history_model.set_current(wanted)
-        if "run" not in self._jobs:
+        if show_run and "run" not in self._jobs:
             self.show_eval_run(wanted)
 
     def _on_run_loaded(self, run: R.EvalRun) -> None:
@@ -488,6 +509,17 @@ class ResultsPanel(QWidget):
             return
         # The controller holds the newest labels (a save may still be in flight).
         now = {fid: self._now.get(fid, self._truth.get(fid)) for fid in (r.folder_id for r in drill.rows)}
+        previous = self._drill
+        same_list = previous is not None and (
+            previous.eval_run_id,
+            previous.true_label,
+            previous.predicted,
+        ) == (
+            drill.eval_run_id,
+            drill.true_label,
+            drill.predicted,
+        )
+        keep = self.drill_view.selected_folder_ids() if same_list else []
         self._drill = drill
         self.drill_model.set_rows(drill.rows)
         self.drill_model.set_current_labels({f: v for f, v in now.items() if f in self._truth})
@@ -500,9 +532,13 @@ class ResultsPanel(QWidget):
         )
         self.drill_note.setText(drill.note or "")
         self.drill_note.setVisible(bool(drill.note))
-        if drill.rows:
-            # Ready for keys at once: the first (most confident) folder is selected, and
-            # the tree follows it through folder_activated.
+        if same_list:
+            # A reload of the same list (refresh, labels reset): keep the user's place.
+            for fid in keep[:1]:
+                self.drill_view.select_folder(fid)
+        elif drill.rows:
+            # A new list: ready for keys at once. The first (most confident) folder is
+            # selected, and the tree follows it through folder_activated.
             self.drill_view.select_row(0)
             self.drill_view.setFocus(Qt.FocusReason.OtherFocusReason)
         self._update_changes()

@@ -1,0 +1,406 @@
+"""Models (issue 5): the real base model, a real SQLite file and a real folder tree, tiny step counts.
+
+A module fixture scans a small on-disk library, extracts its features, stores a label run and
+trains one model (3 fine-tuning steps); the tests then reload it, predict, cancel, and break
+copies of it on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import delete, select
+
+from engine.config import load_config
+from engine.jobs import Cancelled, UserError, never_stop, no_progress
+from engine.settings import StorageSettings
+from engine.storage import Databases
+from engine.storage import schema as S
+from tests.conftest import run_cli
+
+# A small library with the label of every folder (as a user would label it).
+TREE: dict[str, str] = {
+    "Acme Studio": "creator_or_studio",
+    "Acme Studio/maps": "asset_type",
+    "Acme Studio/maps/forest": "descriptor",
+    "Acme Studio/maps/forest/goblin_camp_30x40": "content_subject",
+    "Acme Studio/maps/forest/elf_village_20x20": "content_subject",
+    "Acme Studio/maps/forest/ruined_tower_25x25": "content_subject",
+    "Acme Studio/maps/desert": "descriptor",
+    "Acme Studio/maps/desert/oasis_market_30x30": "content_subject",
+    "Acme Studio/maps/desert/sand_temple_40x40": "content_subject",
+    "Acme Studio/maps/desert/scorpion_nest_20x30": "content_subject",
+    "Acme Studio/maps/winter": "descriptor",
+    "Acme Studio/maps/winter/frozen_lake_30x30": "content_subject",
+    "Acme Studio/maps/winter/ice_cave_20x20": "content_subject",
+    "Acme Studio/tokens": "asset_type",
+    "Acme Studio/tokens/goblin": "content_subject",
+    "Acme Studio/tokens/dragon": "content_subject",
+    "Acme Studio/misc": "other",
+    "Bob Cartography": "creator_or_studio",
+    "Bob Cartography/battlemaps": "asset_type",
+    "Bob Cartography/battlemaps/night": "descriptor",
+    "Bob Cartography/battlemaps/night/haunted_manor": "content_subject",
+    "Bob Cartography/battlemaps/night/graveyard": "content_subject",
+    "Bob Cartography/battlemaps/swamp": "descriptor",
+    "Bob Cartography/battlemaps/swamp/witch_hut": "content_subject",
+    "Bob Cartography/battlemaps/swamp/sunken_temple": "content_subject",
+    "Bob Cartography/battlemaps/base_building": "unknown",
+    "Bob Cartography/extras": "other",
+    "Bob Cartography/2023": "other",
+    "Bob Cartography/portraits": "asset_type",
+    "Bob Cartography/portraits/wizard": "content_subject",
+}
+LEAF_FILES = {"asset_type": [], "content_subject": ["map.jpg", "map_grid.jpg", "map.dd2vtt"], "other": ["readme.txt"]}
+
+
+def make_tree(root: Path) -> Path:
+    lib = root / "library"
+    for rel, label in TREE.items():
+        d = lib / rel
+        d.mkdir(parents=True, exist_ok=True)
+        for f in LEAF_FILES.get(label, []):
+            (d / f).write_bytes(b"")
+    (lib / "Bob Cartography/portraits/wizard/wizard.png").write_bytes(b"")
+    return lib
+
+
+def scan_and_label(root: Path, *, with_splits: bool = False) -> StorageSettings:
+    """gather + extract-features (the real engine functions) + a label run for every folder."""
+    from engine.features import extract_features
+    from engine.labels import LabelRow, create_label_run, set_labels
+    from engine.scan import gather
+
+    lib = make_tree(root)
+    settings = StorageSettings.from_storage_arg(root / "data")
+    g = gather(lib, settings)
+    dbs = Databases.open(settings)
+    extract_features(dbs, g.snapshot_id, load_config("extract_features"))
+    with dbs.training.connect() as c:
+        ids = dict(c.execute(select(S.folder_features.c.rel_path, S.folder_features.c.folder_id)).all())
+    rows = [
+        LabelRow(ids[p], g.snapshot_id, p, lb, ("test" if i % 4 == 0 else "train") if with_splits else None)
+        for i, (p, lb) in enumerate(TREE.items())
+    ]
+    with dbs.training.begin() as c:
+        rid = create_label_run(c, labeler="test", source="test", snapshot_id=g.snapshot_id)
+        set_labels(c, rid, rows)
+    dbs.dispose()
+    return settings
+
+
+TINY = dict(max_steps=3, batch_size=8, test_size=0.25, hardneg_k=2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from engine.models.training import train_model
+
+    root = tmp_path_factory.mktemp("models")
+    settings = scan_and_label(root)
+    cfg = load_config("train", None, **TINY)
+    result = train_model(
+        settings, cfg, model_path=root / "models" / "clf", progress=no_progress, should_stop=never_stop
+    )
+    return settings, result
+
+
+def _taxonomy():
+    from engine.taxonomy import label_names
+
+    return list(label_names())
+
+
+def _stored(settings: StorageSettings, run_id: int):
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        labels = json.loads(
+            c.execute(select(S.prediction_runs.c.labels).where(S.prediction_runs.c.id == run_id)).scalar()
+        )
+        rows = c.execute(
+            select(S.predictions).where(S.predictions.c.prediction_run_id == run_id).order_by(S.predictions.c.folder_id)
+        ).all()
+    dbs.dispose()
+    return labels, rows
+
+
+def test_train_writes_a_complete_safe_model_folder(trained):
+    settings, result = trained
+    p = result.model_path
+    meta = json.loads((p / "metadata.json").read_text())
+    assert meta["format"] == "fsorg-model"
+    assert meta["body"]["type"] == "folder" and result.finetune_steps == 3
+    assert set(meta["labels"]) == set(TREE.values())  # 'unknown' with one example included
+    assert meta["recipe"]["blocks"][0] == "name" and meta["label_run_id"] == result.label_run_id
+    assert (p / "head.safetensors").is_file() and (p / "body" / "model.safetensors").is_file()
+    assert not list(p.rglob("*.pkl")) and not list(p.rglob("*.bin"))
+    report = json.loads((p / "report.json").read_text())
+    assert report["n"] == result.n_test > 0 and 0.0 <= report["macro_f1"] <= 1.0
+    assert not [x for x in p.parent.iterdir() if x.name.startswith(".fsorg-tmp-")]
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        ev = c.execute(select(S.eval_runs).where(S.eval_runs.c.id == result.eval_run_id)).one()
+        m = c.execute(select(S.models).where(S.models.c.id == result.model_id)).one()
+    dbs.dispose()
+    assert ev.split == "test" and ev.n == result.n_test and m.path == str(p)
+
+
+def test_reload_gives_the_same_predictions(trained):
+    """Vectors cached by the in-memory fine-tuned body == vectors of the body reloaded from disk."""
+    from engine.models.prediction import predict
+
+    settings, result = trained
+    cfg = load_config("predict", None, labeled_only=True)
+    first = predict(settings, cfg, model_path=result.model_path, progress=no_progress, should_stop=never_stop)
+    assert first.encoded_texts == 0  # everything was cached while training
+    dbs = Databases.open(settings)
+    with dbs.training.begin() as c:
+        c.execute(delete(S.embedding_cache))
+    dbs.dispose()
+    second = predict(settings, cfg, model_path=result.model_path, progress=no_progress, should_stop=never_stop)
+    assert second.encoded_texts == 1  # the body was loaded from the folder and used
+    _, a = _stored(settings, first.prediction_run_id)
+    _, b = _stored(settings, second.prediction_run_id)
+    pa = np.stack([np.frombuffer(r.probs, np.float32) for r in a])
+    pb = np.stack([np.frombuffer(r.probs, np.float32) for r in b])
+    assert [r.label for r in a] == [r.label for r in b]
+    np.testing.assert_allclose(pa, pb, atol=1e-4)
+    # The held-out part of the training report is reproduced by predicting that split's folders.
+    assert first.report is not None and first.report.n == len(TREE)
+
+
+def test_predict_label_is_argmax_of_stored_probs_and_csv(trained, tmp_path):
+    from engine.models.prediction import predict
+
+    settings, result = trained
+    cfg = load_config("predict", None, labeled_only=False)
+    out = tmp_path / "pred.csv"
+    res = predict(settings, cfg, model_path=result.model_path, output_csv=out, progress=no_progress, should_stop=never_stop)
+    labels, rows = _stored(settings, res.prediction_run_id)
+    assert len(rows) == res.n == len(TREE) + 1  # every folder of the snapshot, the root included
+    for r in rows:
+        probs = np.frombuffer(r.probs, np.float32)
+        assert probs.shape == (len(labels),) and abs(float(probs.sum()) - 1.0) < 1e-4
+        assert r.label == labels[int(np.argmax(probs))]
+        assert r.confidence == pytest.approx(float(probs.max()), abs=1e-6)
+    from engine.csvio import read_csv
+
+    table = read_csv(out)
+    header = list(table.header) if hasattr(table, "header") else list(table.columns)
+    for col in ("folder_id", "path", "name", "prediction", "confidence", *(f"p_{lb}" for lb in labels)):
+        assert col in header
+    text = out.read_text(encoding="utf-8-sig")
+    assert "Acme Studio/maps/forest" in text
+
+
+def test_cancel_mid_training_leaves_no_model_folder(tmp_path):
+    from engine.models.training import train_model
+
+    settings = scan_and_label(tmp_path)
+    target = tmp_path / "models" / "cancelled"
+    seen: list[str] = []
+    stop = {"now": False}
+
+    def progress(f: float, msg: str) -> None:
+        seen.append(msg)
+        if msg.startswith("fine-tuning step 1/"):
+            stop["now"] = True
+
+    cfg = load_config("train", None, **{**TINY, "max_steps": 50})
+    with pytest.raises(Cancelled):
+        train_model(settings, cfg, model_path=target, progress=progress, should_stop=lambda: stop["now"])
+    assert any("ETA" in m for m in seen)
+    assert not target.exists()
+    assert not [p for p in target.parent.glob("*")] if target.parent.exists() else True
+
+
+def test_cancel_between_body_and_head_leaves_no_model_folder(tmp_path):
+    from engine.models.training import train_model
+
+    settings = scan_and_label(tmp_path, with_splits=True)
+    target = tmp_path / "models" / "between"
+    stop = {"now": False}
+    calls = {"n": 0}
+
+    def progress(f: float, msg: str) -> None:
+        if msg.startswith("fine-tuning step 2/2"):
+            stop["now"] = True  # the body phase is over: the next check is between the phases
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return stop["now"]
+
+    cfg = load_config("train", None, **{**TINY, "max_steps": 2})
+    with pytest.raises(Cancelled):
+        train_model(settings, cfg, model_path=target, progress=progress, should_stop=should_stop)
+    assert stop["now"] and not target.exists()
+    assert not (target.parent.exists() and any(target.parent.iterdir()))
+
+
+def _copy_model(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_bad_model_folders_are_clear_errors(trained, tmp_path):
+    from engine.models.modelio import load_model_folder
+
+    _, result = trained
+    tax = _taxonomy()
+    with pytest.raises(UserError, match="no model folder"):
+        load_model_folder(tmp_path / "nope", taxonomy=tax)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="half-written"):
+        load_model_folder(tmp_path / "empty", taxonomy=tax)
+    half = _copy_model(result.model_path, tmp_path / "half")
+    (half / "head.safetensors").unlink()
+    with pytest.raises(UserError, match="missing head.safetensors"):
+        load_model_folder(half, taxonomy=tax)
+    corrupt = _copy_model(result.model_path, tmp_path / "corrupt")
+    data = bytearray((corrupt / "head.safetensors").read_bytes())
+    data[-10:] = b"\x00" * 10
+    (corrupt / "head.safetensors").write_bytes(bytes(data))
+    with pytest.raises(UserError, match="corrupt"):
+        load_model_folder(corrupt, taxonomy=tax)
+    badmeta = _copy_model(result.model_path, tmp_path / "badmeta")
+    (badmeta / "metadata.json").write_text("{not json")
+    with pytest.raises(UserError, match="corrupt metadata.json"):
+        load_model_folder(badmeta, taxonomy=tax)
+    other = _copy_model(result.model_path, tmp_path / "other-labels")
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["labels"] = ["cats", "dogs"] + meta["labels"][2:]
+    (other / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="do not match"):
+        load_model_folder(other, taxonomy=tax)
+
+
+def test_pickle_model_folders_are_refused_without_trust(trained, tmp_path):
+    from engine.models.modelio import load_model_folder
+
+    _, result = trained
+    tax = _taxonomy()
+    setfit_like = tmp_path / "setfit"
+    setfit_like.mkdir()
+    (setfit_like / "model_head.pkl").write_bytes(b"\x80\x04K\x01.")
+    (setfit_like / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="--trust-pickle"):
+        load_model_folder(setfit_like, taxonomy=tax)
+    with pytest.raises(UserError, match="not an fsorg model"):
+        load_model_folder(setfit_like, taxonomy=tax, trust_pickle=True)
+    pickled_body = _copy_model(result.model_path, tmp_path / "pickled-body")
+    (pickled_body / "body" / "model.safetensors").rename(pickled_body / "body" / "pytorch_model.bin")
+    meta = json.loads((pickled_body / "metadata.json").read_text())
+    meta["files"].pop("body/model.safetensors")
+    (pickled_body / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="pickle"):
+        load_model_folder(pickled_body, taxonomy=tax)
+
+
+def test_unknown_base_model_is_a_clear_error_without_network(tmp_path):
+    from engine.models.base import resolve_base_model
+
+    with pytest.raises(UserError, match="never downloads"):
+        resolve_base_model("sentence-transformers/paraphrase-MiniLM-L3-v2")
+    (tmp_path / "notamodel").mkdir()
+    with pytest.raises(UserError, match="not a sentence-transformers model"):
+        resolve_base_model(str(tmp_path / "notamodel"))
+    assert (resolve_base_model("all-MiniLM-L6-v2") / "modules.json").is_file()
+
+
+def test_stratified_split_keeps_singletons_in_training():
+    from engine.models.training import stratified_split
+
+    y = ["a"] * 10 + ["b"] * 5 + ["unknown"]
+    tr, te = stratified_split(y, 0.2, 1)
+    assert sorted(tr + te) == list(range(len(y)))
+    assert [y[i] for i in te].count("a") == 2 and [y[i] for i in te].count("b") == 1
+    assert "unknown" not in [y[i] for i in te]
+
+
+def test_normalize_name_strips_decorations_only():
+    from engine.models.inputs import normalize_name
+
+    assert normalize_name("01_barn_sunset_34x51") == "barn sunset"
+    assert normalize_name("ForgottenAdventures-maps") == "forgotten adventures maps"
+    assert normalize_name("2023") == "2023"
+    assert normalize_name("07.2 SC Small Craft") == "sc small craft"
+    assert normalize_name("harbour webp") == "harbour"
+
+
+def test_baseline_and_zero_shot_predict_without_labels_of_their_own(trained, tmp_path):
+    from engine.models.prediction import predict, zero_shot
+
+    settings, _ = trained
+    res = predict(
+        settings,
+        load_config("predict", None, use_baseline=True, labeled_only=True),
+        progress=no_progress,
+        should_stop=never_stop,
+    )
+    assert res.kind == "baseline" and res.report is not None and res.report.n == len(TREE)
+    z = zero_shot(
+        settings,
+        load_config("zero_shot", None, labeled_only=True),
+        split=None,
+        output_csv=tmp_path / "zs.csv",
+        progress=no_progress,
+        should_stop=never_stop,
+    )
+    labels, rows = _stored(settings, z.prediction_run_id)
+    assert z.report is not None and len(rows) == len(TREE)
+    assert all(r.label == labels[int(np.argmax(np.frombuffer(r.probs, np.float32)))] for r in rows)
+    # Names are cached: a second zero-shot run encodes nothing.
+    z2 = zero_shot(
+        settings, load_config("zero_shot", None, labeled_only=True), progress=no_progress, should_stop=never_stop
+    )
+    assert z2.encoded_texts == 0
+
+
+def test_cli_guide_workflow_end_to_end(tmp_path):
+    """The fine-tuning guide's steps, as a new user types them, on a small real tree."""
+    import csv
+
+    lib = make_tree(tmp_path)
+    data = tmp_path / "data"
+    r = run_cli("gather", str(lib), "--storage", str(data))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("model", "extract-features", "--storage", str(data))
+    assert r.returncode == 0, r.stderr
+    samples = tmp_path / "samples.csv"
+    r = run_cli("model", "generate-samples", "--storage", str(data), "--output-csv", str(samples), "--sample-size", "40")
+    assert r.returncode == 0, r.stderr
+    with open(samples, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["label"] = TREE[row["path"]]
+    with open(samples, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    r = run_cli("model", "apply-classifications", "--storage", str(data), "--input-csv", str(samples))
+    assert r.returncode == 0, r.stderr
+    cfg_dir = Path(__file__).resolve().parents[1] / "config" / "fine_tuning"
+    r = run_cli("model", "predict", "--storage", str(data), "--config", str(cfg_dir / "predict_baseline.json"))
+    assert r.returncode == 0, r.stderr
+    assert "MACRO F1" in r.stdout and "MOST COMMON ERRORS" in r.stdout
+    train_cfg = tmp_path / "train.json"
+    train_cfg.write_text(json.dumps({"max_steps": 2, "batch_size": 8}))
+    model = tmp_path / "models" / "my_classifier"
+    r = run_cli("model", "train", "--storage", str(data), "--config", str(train_cfg), "--model-path", str(model))
+    assert r.returncode == 0, r.stderr
+    assert "Model saved to" in r.stdout and (model / "metadata.json").is_file()
+    out = tmp_path / "pred.csv"
+    r = run_cli("model", "predict", "--storage", str(data), "--model-path", str(model), "--output-csv", str(out))
+    assert r.returncode == 0, r.stderr
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        pred = list(csv.DictReader(fh))
+    assert len(pred) == len(TREE) + 1 and {"prediction", "confidence", "p_descriptor"} <= set(pred[0])
+    r = run_cli("model", "zero-shot", "--storage", str(data), "--split", "train")
+    assert r.returncode == 0, r.stderr and "ZERO-SHOT" in r.stdout
+    # Bad input: a clear one-line error, exit 2, no traceback.
+    r = run_cli("model", "predict", "--storage", str(data), "--model-path", str(tmp_path / "missing"))
+    assert r.returncode == 2 and r.stderr.startswith("error: There is no model folder") and "Traceback" not in r.stderr
