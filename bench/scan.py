@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -119,10 +120,17 @@ def ensure_tree(base: Path, n_folders: int, n_files: int) -> Path:
     return tree
 
 
-def time_find(tree: Path) -> float:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def time_find(tree: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one ``find`` run."""
+    c = _children_cpu()
     t = time.perf_counter()
     subprocess.run(["find", str(tree), "-printf", "%s %p\n"], stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _children_cpu() - c
 
 
 CHILD = r"""
@@ -135,10 +143,13 @@ rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for line in sys.stdin:
     d = tempfile.mkdtemp(prefix="fsorg-bench-data-")
     try:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        c = ru.ru_utime + ru.ru_stime
         t = time.perf_counter()
         r = gather(tree, StorageSettings.from_storage_arg(d))
         dt = time.perf_counter() - t
-        print(json.dumps({"seconds": dt, "folders": r.folders, "files": r.files, "errors": r.errors,
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"seconds": dt, "cpu": ru.ru_utime + ru.ru_stime - c, "folders": r.folders, "files": r.files, "errors": r.errors,
                           "status": r.status, "db_bytes": os.path.getsize(os.path.join(d, "index.db")),
                           "rss0_kb": rss0,
                           "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
@@ -180,12 +191,15 @@ def main() -> int:
 
     time_find(tree)  # warm-up: both see a warm dentry/inode cache
     first = run_gather()
-    finds, gathers = [], []
+    finds, gathers, find_cpu, gather_cpu = [], [], [], []
     last = first
     for _ in range(a.runs):
-        finds.append(time_find(tree))
+        wall, cpu = time_find(tree)
+        finds.append(wall)
+        find_cpu.append(cpu)
         last = run_gather()
         gathers.append(last["seconds"])
+        gather_cpu.append(last["cpu"])
     child.stdin.close()
     child.wait()
 
@@ -197,6 +211,8 @@ def main() -> int:
     print(f"cpus: {os.cpu_count()}  python {sys.version.split()[0]}  load avg {os.getloadavg()[0]:.2f}")
     print(f"find   -printf '%s %p\\n' runs: {', '.join(f'{x:.3f}' for x in finds)}  median {fm:.3f} s")
     print(f"gather (in-process)   runs: {', '.join(f'{x:.3f}' for x in gathers)}  median {gm:.3f} s")
+    fc, gc = statistics.median(find_cpu), statistics.median(gather_cpu)
+    print(f"CPU seconds (user+sys) median: find {fc:.3f}, gather {gc:.3f}  (cpu ratio {fc / gc:.2f})")
     print(
         f"gather rate: {(last['folders'] + last['files']) / gm:,.0f} entries/s; "
         f"index.db {last['db_bytes'] / 2**20:.1f} MiB"

@@ -323,7 +323,11 @@ def select_uncertain(
         if candidate_ids is None:
             snap = snapshot_id if snapshot_id is not None else require_features(dbs.training)
             labelled = set(_labelled_ids(dbs.training))
-            records = [r for r in load_records(dbs.training, snapshot_id=snap) if r.folder_id not in labelled]
+            records = [
+                r
+                for r in load_records(dbs.training, snapshot_id=snap)
+                if r.folder_id not in labelled and r.depth >= 1  # the scanned root is never labelled
+            ]
         else:
             records = load_records(dbs.training, folder_ids=list(candidate_ids))
             if probs is not None:
@@ -443,6 +447,7 @@ def simulate_curve(
     E = embedding_part(X, n_emb_cols or X.shape[1])
     labelled: list[int] = []
     points: list[CurvePoint] = []
+    P_all: np.ndarray | None = None  # the head fitted after the last batch, on every row
     rounds = max(1, -(-max_labels // batch_size))
     for r in range(rounds):
         check_stop(should_stop)
@@ -451,12 +456,12 @@ def simulate_curve(
         k = min(batch_size, max_labels - len(labelled), len(pool))
         if k <= 0:
             break
-        if strategy == "diverse" or len(set(y[i] for i in labelled)) < 2:
+        if strategy == "diverse" or P_all is None or len(set(y[i] for i in labelled)) < 2:
             new = diverse_pick(pool, k, r)
         else:
-            P = fit_predict_head(X[labelled], [y[i] for i in labelled], X[pool], labels, C=C, seed=seed)
+            # The head the user's labels so far give (fitted once, after the last batch).
             rows = pick_uncertain(
-                P,
+                P_all[pool],
                 E[pool],
                 [parents[i] for i in pool],
                 k,
@@ -467,8 +472,8 @@ def simulate_curve(
         labelled += new
         lab_set = set(labelled)
         rest = [i for i in range(N) if i not in lab_set]
-        P = fit_predict_head(X[labelled], [y[i] for i in labelled], X[rest], labels, C=C, seed=seed)
-        pred = [labels[j] for j in P.argmax(axis=1)]
+        P_all = fit_predict_head(X[labelled], [y[i] for i in labelled], X, labels, C=C, seed=seed)
+        pred = [labels[j] for j in P_all[rest].argmax(axis=1)]
         f1, classes = macro_f1_min_support([y[i] for i in rest], pred, min_support)
         f1_held = None
         if held:
@@ -973,8 +978,10 @@ def look_alikes(
 
     With ``include_variants``, also the *variant set*: a name that recurs under two or
     more of those parents together with the folder's own name (``Day`` next to ``Night``
-    under every sibling map) is offered too, not pre-ticked (``suggested=False``), since
-    it is a sibling variant rather than the same thing. Folders already labelled ``label``
+    under every sibling map) and that the heuristic puts in the same label as the folder
+    (so ``Tokens``, which also recurs next to ``Night``, is left out once features exist)
+    is offered too, not pre-ticked (``suggested=False``), since it is a sibling variant
+    rather than the same thing. Folders already labelled ``label``
     are listed unticked. Ordered siblings first, then by path.
     """
     from engine.browse import labels_for_snapshot
@@ -1008,6 +1015,7 @@ def look_alikes(
     finally:
         index.dispose()
     _, labels = labels_for_snapshot(settings, me.snapshot_id)
+    kind = _heuristic_labels(settings, [r.id for r in family])
     my_key = name_key(me.name)
     keys = {r.id: name_key(r.name) for r in family}
     # which parents each key occurs under
@@ -1023,7 +1031,8 @@ def look_alikes(
         suggested = True
         if why is None and include_variants:
             both = where[keys[r.id]] & my_parents
-            if len(both) >= 2:
+            same_kind = kind.get(r.id) == kind.get(me.id) or not kind
+            if len(both) >= 2 and same_kind:
                 why, suggested = "variant set", False
         if why is None:
             continue
@@ -1043,6 +1052,29 @@ def look_alikes(
         )
     out.sort(key=lambda cd: (cd.relation != "sibling", cd.reason == "variant set", cd.path.casefold()))
     return out
+
+
+def _heuristic_labels(settings: StorageSettings, folder_ids: Sequence[int]) -> dict[int, str | None]:
+    """The heuristic's label per folder where features were extracted ({} when none were)."""
+    from engine.storage.db import open_training
+
+    if not settings.training_db.exists():
+        return {}
+    training = open_training(settings)
+    try:
+        t = S.folder_features.c
+        out: dict[int, str | None] = {}
+        ids = list(folder_ids)
+        with training.connect() as c:
+            for i in range(0, len(ids), 900):
+                out.update(
+                    c.execute(
+                        select(t.folder_id, t.heuristic_label).where(t.folder_id.in_(ids[i : i + 900]))
+                    ).all()
+                )
+        return out
+    finally:
+        training.dispose()
 
 
 # =============================================================================== explain

@@ -90,6 +90,16 @@ MODEL_COMMANDS = [
         "without any of your labels, and print the evaluation report against a label run.",
         "example:\n  python organizer.py model zero-shot --split test",
     ),
+    Command(
+        "suspects",
+        "suspects",
+        "list labels the model strongly disagrees with (likely slips)",
+        "Predict every labelled folder with a head that never saw its label (k-fold, out of fold, on "
+        "the frozen base model) and rank the labels by how strongly the model prefers another label. "
+        "Labels of a class with fewer than 3 examples are not judged.",
+        "examples:\n  python organizer.py model suspects --top 20\n"
+        "  python organizer.py model suspects --label-run-id 3 --output-csv outputs/suspects.csv",
+    ),
 ]
 
 
@@ -166,8 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if cmd.name in ("train", "predict"):
             p.add_argument("--model-path", metavar="DIR", help="model folder (train: where to save it)")
-        if cmd.name in ("train", "predict", "zero-shot"):
+        if cmd.name in ("train", "predict", "zero-shot", "suspects"):
             p.add_argument("--label-run-id", type=int, metavar="N", help="label run (default: newest)")
+        if cmd.name == "suspects":
+            p.add_argument("--top", type=int, metavar="N", help="how many to print (default 20)")
+            p.add_argument("--k-folds", type=int, metavar="K", help="override k_folds (default 5)")
+            p.add_argument(
+                "--output-csv", metavar="F", help="also write every judged label, ranked, to this CSV"
+            )
         if cmd.name in ("predict", "zero-shot"):
             p.add_argument("--split", choices=("train", "validation", "test"), help="only this split")
             p.add_argument("--output-csv", metavar="F", help="also write the predictions to this CSV")

@@ -71,8 +71,8 @@ from engine.settings import StorageSettings
 
 # Flush buffered rows to SQLite once this many files (or folders) are waiting. Large batches
 # amortise the per-transaction cost; each batch is still small enough (a few MB) for memory.
-FILE_BATCH = 20_000
-FOLDER_BATCH = 10_000
+FILE_BATCH = 10_000
+FOLDER_BATCH = 5_000
 # Seconds between progress reports (and the minimum time between should_stop() polls is zero:
 # it is polled once per folder).
 PROGRESS_INTERVAL = 0.1
@@ -764,7 +764,12 @@ class _Scanner:
     def run(self) -> None:
         root = self.root_path
         if _USE_FD:
-            handle: int | str = os.open(root, _O_ROOT)
+            try:
+                handle: int | str = os.open(root, _O_ROOT)
+            except OSError as e:
+                raise UserError(
+                    f"{readable(root)[0]} cannot be opened any more ({_reason(e)}). Check it and scan again."
+                ) from None
         else:
             handle = root if not _IS_WINDOWS or root.startswith("\\\\?\\") else "\\\\?\\" + root
         self.progress(0.0, "scanning…")

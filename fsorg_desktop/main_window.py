@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._filter_job: JobState | None = None
         self._model_path: str | None = None
+        self.results_panel = None  # fsorg_desktop.views.results_view.ResultsPanel, per library
 
         self.undo_group = QUndoGroup(self)
         self.labels = LabelController(None, None, runner=self.runner, parent=self)
@@ -319,8 +320,45 @@ class MainWindow(QMainWindow):
         self._on_label_controller_changed(ctl)
 
     def _on_label_controller_changed(self, ctl: LabelController) -> None:
-        """Panels that follow the labels get the new controller."""
+        """Panels that follow the labels get the new controller; the results panel is bound
+        to one library's databases, so it is rebuilt for the new one."""
         self.sample_model.set_label_controller(ctl)
+        self._install_results_panel(ctl)
+
+    def _install_results_panel(self, ctl: LabelController) -> None:
+        old = self.results_panel
+        if old is not None:
+            self.side_tabs.removeTab(self.side_tabs.indexOf(old))
+            old.deleteLater()
+            self.results_panel = None
+        if self.state is None or self.state.snapshot is None:
+            return
+        try:  # pyqtgraph is imported here, after the window is on screen
+            from fsorg_desktop.views.results_view import ResultsPanel
+        except ImportError:  # the results view is optional for the rest of the window
+            return
+        panel = ResultsPanel(self.state.dbs, ctl, runner=self.runner)
+        panel.folder_activated.connect(self.reveal_folder)
+        panel.retrain_requested.connect(self.train)
+        panel.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
+        self.results_panel = panel
+        self.side_tabs.addTab(panel, "Results")
+        panel.refresh()
+
+    def reveal_folder(self, folder_id: int) -> None:
+        """Select a folder in the tree (from the results panel), leaving a filter if needed."""
+        if self.tree_model.is_flat and not self.tree_model.index_for_folder(folder_id).isValid():
+            self.tree_view.name_filter.clear()
+            self.tree_view.label_filter.setCurrentIndex(0)
+            self.tree_view.low_conf.setChecked(False)
+            self.tree_model.clear_flat()
+        if self.tree_model.is_flat:
+            idx = self.tree_model.index_for_folder(folder_id)
+            self.tree_view.tree.setCurrentIndex(idx)
+            self.tree_view.tree.scrollTo(idx)
+        else:
+            self.tree_view.select_folder(folder_id)
+        self.tree_view.tree.setFocus()
 
     # ------------------------------------------------------------------------------ scanning
     def choose_folder(self) -> None:
@@ -698,7 +736,7 @@ class MainWindow(QMainWindow):
                     self.dialogs.error(f"{what} did not finish", error, what)
                 return
             self.refresh_predictions()
-            self.model_results_changed.emit(getattr(result, "eval_run_id", None))
+            self._on_model_results(getattr(result, "eval_run_id", None))
             report = getattr(result, "report", None)
             if report is not None:
                 self._show_report(what, report)
@@ -707,6 +745,17 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{what}: done" + (f" ({n:,} folders)" if n else "") + ".", 15_000)
 
         return done
+
+    def _on_model_results(self, eval_run_id: int | None) -> None:
+        panel = self.results_panel
+        if panel is not None and eval_run_id is not None:
+            base = panel.retrain_base_eval_run_id
+            if base is not None and base != eval_run_id:
+                panel.show_comparison(base, eval_run_id)
+            else:
+                panel.refresh()
+                panel.show_eval_run(eval_run_id)
+        self.model_results_changed.emit(eval_run_id)
 
     def _show_report(self, what: str, report) -> None:
         from engine.evaluation import verdict
@@ -729,10 +778,14 @@ class MainWindow(QMainWindow):
     def evaluate_baseline(self) -> None:
         if self.state is None or self.state.snapshot is None or not self._needs_labels("Evaluating the baseline"):
             return
-        from engine.config import load_config
+        from engine.config import fine_tuning_dir, load_config
 
         settings = self.state.settings
-        cfg = load_config("predict_baseline")
+        try:
+            cfg = load_config("predict", fine_tuning_dir() / "predict_baseline.json")
+        except UserError as e:
+            self.dialogs.error("Invalid config", e, "Reading predict_baseline.json")
+            return
         self._after_labels_saved(
             lambda: model_ops.predict_op(
                 self.runner, settings, cfg, self._model_job_done("Baseline evaluation"), title="Evaluate baseline"
@@ -778,7 +831,7 @@ class MainWindow(QMainWindow):
                     self.statusBar().showMessage("Training cancelled; no model was saved.", 10_000)
                 return
             self._model_path = str(result.model_path)
-            self.model_results_changed.emit(result.eval_run_id)
+            self._on_model_results(result.eval_run_id)
             if result.report is not None:
                 self._show_report("Training", result.report)
             self.statusBar().showMessage(

@@ -60,30 +60,24 @@ def make_snapshot(
     )
     snap = cur.lastrowid
     base = con.execute("SELECT COALESCE(MAX(id), 0) FROM folders").fetchone()[0]
-    batch: list[tuple] = []
-    count = 0
-    for fid, pid, name, path, depth, _sub in _tree(total, fanout):
-        batch.append((fid + base, snap, None if pid is None else pid + base, path, name, depth, 3, 0))
-        count += 1
-        if len(batch) >= 50_000:
-            con.executemany(
-                "INSERT INTO folders (id, snapshot_id, parent_id, rel_path, name, depth, file_count, "
-                "subfolder_count) VALUES (?,?,?,?,?,?,?,?)",
-                batch,
-            )
-            batch.clear()
-    if batch:
-        con.executemany(
-            "INSERT INTO folders (id, snapshot_id, parent_id, rel_path, name, depth, file_count, "
-            "subfolder_count) VALUES (?,?,?,?,?,?,?,?)",
-            batch,
-        )
-    # Real subfolder counts (the last level is cut off by ``total``).
-    con.execute(
-        "UPDATE folders SET subfolder_count = (SELECT count(*) FROM folders c WHERE c.parent_id = folders.id) "
-        "WHERE snapshot_id = ?",
-        (snap,),
+    rows = list(_tree(total, fanout))
+    kids: dict[int, int] = {}
+    for _fid, pid, *_rest in rows:
+        if pid is not None:
+            kids[pid] = kids.get(pid, 0) + 1
+    count = len(rows)
+    sql = (
+        "INSERT INTO folders (id, snapshot_id, parent_id, rel_path, name, depth, file_count, "
+        "subfolder_count) VALUES (?,?,?,?,?,?,?,?)"
     )
+    for i in range(0, count, 50_000):
+        con.executemany(
+            sql,
+            [
+                (fid + base, snap, None if pid is None else pid + base, path, name, depth, 3, kids.get(fid, 0))
+                for fid, pid, name, path, depth, _sub in rows[i : i + 50_000]
+            ],
+        )
     con.commit()
     con.close()
     if with_predictions:

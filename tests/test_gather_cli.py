@@ -60,7 +60,7 @@ def big_tree(tmp_path_factory) -> Path:
     assert spec and spec.loader
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    return bench.ensure_tree(tmp_path_factory.mktemp("big"), 30_000, 150_000)
+    return bench.ensure_tree(tmp_path_factory.mktemp("big"), 12_000, 48_000)
 
 
 def test_gather_dev_library_prints_the_summary_and_snapshot_id(dev_library, tmp_path):
@@ -84,6 +84,7 @@ def test_gather_dev_library_prints_the_summary_and_snapshot_id(dev_library, tmp_
         "SELECT count(*) FROM files JOIN folders ON folders.id = files.folder_id WHERE snapshot_id = ?",
         (sid,),
     ).fetchone()[0] == _int(m["files"])
+    assert f"Next: python organizer.py model extract-features --snapshot-id {sid} --storage {data}" in r.stdout
     # a rescan is a new snapshot, and says so
     r2 = run_cli("gather", str(dev_library), "--storage", str(data))
     assert int(SUMMARY.search(r2.stdout)["sid"]) == sid + 1
@@ -185,7 +186,7 @@ def _wait_for(proc: subprocess.Popen, db: Path, sql: str, timeout: float = 60.0)
                     con.close()
             except sqlite3.OperationalError:
                 pass  # schema not created yet
-        time.sleep(0.005)
+        time.sleep(0.002)
     raise AssertionError("gather did not get going in time")
 
 

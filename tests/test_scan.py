@@ -576,3 +576,21 @@ def test_fsorg_data_inside_the_library_is_not_scanned(tree, monkeypatch):
     assert not con.execute(
         "SELECT 1 FROM files WHERE name LIKE 'index.db%' OR name = 'gather.lock'"
     ).fetchall()
+
+
+def test_root_that_vanishes_after_the_checks(tmp_path, settings, monkeypatch):
+    """The root is removed between the checks and the walk: a clear error, snapshot failed."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    real = scan._check_root
+
+    def check_then_remove(r):
+        out = real(r)
+        root.rmdir()
+        return out
+
+    monkeypatch.setattr(scan, "_check_root", check_then_remove)
+    with pytest.raises(UserError, match="cannot be opened any more"):
+        gather(root, settings)
+    con = db(settings)
+    assert [r[0] for r in con.execute("SELECT status FROM snapshots")] == ["failed"]

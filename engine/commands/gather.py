@@ -8,6 +8,7 @@ new snapshot id (the next commands' ``--snapshot-id``).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from engine.settings import StorageSettings
@@ -59,4 +60,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     summary(result)
+    storage = f" --storage {shlex.quote(args.storage)}" if args.storage else ""
+    print(f"Next: python organizer.py model extract-features --snapshot-id {result.snapshot_id}{storage}")
     return 0

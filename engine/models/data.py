@@ -82,6 +82,25 @@ def featurize(
     should_stop: StopFn,
 ) -> np.ndarray:
     """The input matrix of ``records`` under ``recipe``; each distinct text encoded once (cached)."""
+    vectors = embed_records(
+        records, recipe, training=training, model_key=model_key, get_body=get_body,
+        batch_size=batch_size, progress=progress, should_stop=should_stop,
+    )
+    return build_matrix(records, recipe, vectors, emb_dim)
+
+
+def embed_records(
+    records: Sequence[FolderRecord],
+    recipe: dict[str, Any],
+    *,
+    training: Engine | None,
+    model_key: str,
+    get_body: Callable[[], Any],
+    batch_size: int,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> dict[str, np.ndarray]:
+    """``{text: vector}`` for every distinct text the recipe needs for ``records``."""
     texts = distinct_texts(records, recipe)
     vectors = embed_cached(
         texts,
@@ -92,4 +111,31 @@ def featurize(
         progress=progress,
         should_stop=should_stop,
     )
-    return build_matrix(records, recipe, vectors, emb_dim)
+    return vectors
+
+
+def predict_in_chunks(
+    records: Sequence[FolderRecord],
+    recipe: dict[str, Any],
+    vectors: dict[str, np.ndarray],
+    emb_dim: int,
+    predict_proba: Callable[[np.ndarray], np.ndarray],
+    *,
+    chunk: int = 8192,
+    should_stop: StopFn,
+) -> np.ndarray:
+    """Probabilities for ``records``, building the input matrix a chunk at a time.
+
+    Why: the full matrix of 100,000 folders is ~600 MB of float32; chunks keep peak memory
+    flat whatever the library size.
+    """
+    from engine.jobs import check_stop
+
+    parts = []
+    for s in range(0, len(records), chunk):
+        check_stop(should_stop)
+        X = build_matrix(records[s : s + chunk], recipe, vectors, emb_dim)
+        parts.append(predict_proba(X))
+    if not parts:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)

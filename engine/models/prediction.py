@@ -25,7 +25,7 @@ from engine.evaluation import Report, compute_report
 from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
 from engine.labels import load_labels, newest_label_run_id, resolve_label_run
 from engine.models import base as B
-from engine.models.data import featurize, load_records, require_features
+from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
 from engine.models.inputs import FolderRecord
 from engine.models.modelio import LoadedModel, load_model_folder
 from engine.settings import StorageSettings
@@ -308,20 +308,24 @@ def predict(
             counter["encoded"] = 1
             return get_body()
 
-        X = featurize(
+        vectors = embed_records(
             target.records,
             model.recipe,
             training=dbs.training,
             model_key=model.body_key,
-            emb_dim=model.emb_dim,
             get_body=counting_body,
             batch_size=config.batch_size,
-            progress=wrap_progress(progress, 0.02, 0.8),
+            progress=wrap_progress(progress, 0.02, 0.75),
             should_stop=should_stop,
         )
         check_stop(should_stop)
-        probs = model.head.predict_proba(X)
-        del X
+        progress(0.76, f"classifying {n:,} folders")
+        probs = predict_in_chunks(
+            target.records, model.recipe, vectors, model.emb_dim, model.head.predict_proba, should_stop=should_stop
+        )
+        if probs.shape[0] == 0:
+            probs = np.zeros((0, len(model.labels)), np.float32)
+        del vectors
         trained_on = model.metadata.get("label_run_id")
         title = _title(model.kind, split, target, trained_on)
         run_id, report, eval_id, csv_path = store_and_report(

@@ -22,7 +22,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
 
 from engine.browse import Browser, FolderRow
-from engine.taxonomy import label_by_name
+from engine.taxonomy import labels
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.views.label_style import label_brush, label_icon
 
@@ -33,12 +33,30 @@ IsLoadMoreRole = Qt.ItemDataRole.UserRole + 3
 COL_NAME, COL_FILES, COL_PREDICTED, COL_CONFIDENCE, COL_LABEL = range(5)
 HEADERS = ("Name", "Files", "Predicted label", "Confidence", "Your label")
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_FONT = int(Qt.ItemDataRole.FontRole.value)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_ROLES = frozenset(
+    {_DISPLAY, _DECORATION, _BACKGROUND, _FOREGROUND, _FONT, _ALIGN, _TOOLTIP,
+     int(FolderIdRole), int(FolderRowRole), int(IsLoadMoreRole)}
+)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_MORE_FLAGS = Qt.ItemFlag.ItemIsEnabled
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_TITLES = {lb.name: lb.title for lb in labels()}
+_LOW_BRUSH = QBrush(QColor("#c0392b"))
+
 FIRST_CHUNK = 500
 MORE_CHUNK = 2000
 
 
 class _Node:
-    __slots__ = ("row", "parent", "children", "complete", "fetched", "is_more", "flat")
+    __slots__ = ("row", "parent", "children", "complete", "fetched", "is_more", "flat", "pos")
 
     def __init__(self, row: FolderRow | None, parent: "_Node | None", *, is_more: bool = False) -> None:
         self.row = row
@@ -48,6 +66,7 @@ class _Node:
         self.complete = False  # every child loaded
         self.is_more = is_more
         self.flat = False  # shown in a filter result: no children, name is the path
+        self.pos = 0  # row in parent.children (children are only appended; kept in step)
 
     def loaded_children(self) -> list["_Node"]:
         return [c for c in self.children if not c.is_more]
@@ -94,6 +113,7 @@ class FolderTreeModel(QAbstractItemModel):
             root = browser.root()
             if root is not None:
                 node = _Node(root, self._top)
+                node.pos = 0
                 self._top.children.append(node)
                 self._by_id[root.id] = node
             self._top.fetched = self._top.complete = True
@@ -117,6 +137,7 @@ class FolderTreeModel(QAbstractItemModel):
             n = _Node(r, flat)
             n.flat = True
             n.fetched = n.complete = True
+            n.pos = len(flat.children)
             flat.children.append(n)
         self._flat_more = more
         self._top = flat
@@ -151,7 +172,7 @@ class FolderTreeModel(QAbstractItemModel):
         par = node.parent
         if par is None or par is self._top or par.parent is None:
             return QModelIndex()
-        return self.createIndex(par.parent.children.index(par), 0, par)
+        return self.createIndex(par.pos, 0, par)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         if parent.column() > 0:
@@ -173,13 +194,15 @@ class FolderTreeModel(QAbstractItemModel):
         node = self._node(parent)
         if node.is_more or node.flat or node.row is None or self._browser is None:
             return False
-        return not node.complete and node.row.subfolder_count > 0
+        # Only the first chunk is Qt's to fetch: later chunks come from the "load more" row,
+        # otherwise Qt keeps fetching a 100,000-child folder while its end is on screen.
+        return not node.fetched and node.row.subfolder_count > 0
 
     def fetchMore(self, parent: QModelIndex) -> None:
         node = self._node(parent)
         if not self.canFetchMore(parent):
             return
-        self._fetch(node, parent, FIRST_CHUNK if not node.fetched else MORE_CHUNK)
+        self._fetch(node, parent, FIRST_CHUNK)
 
     def _fetch(self, node: _Node, parent: QModelIndex, limit: int) -> None:
         assert self._browser is not None and node.row is not None
@@ -200,6 +223,7 @@ class FolderTreeModel(QAbstractItemModel):
             self.beginInsertRows(parent, first, first + len(rows) - 1)
             for r in rows:
                 child = _Node(r, node)
+                child.pos = len(node.children)
                 node.children.append(child)
                 self._by_id[r.id] = child
             self.endInsertRows()
@@ -207,7 +231,9 @@ class FolderTreeModel(QAbstractItemModel):
         if has_more:
             pos = len(node.children)
             self.beginInsertRows(parent, pos, pos)
-            node.children.append(_Node(None, node, is_more=True))
+            more = _Node(None, node, is_more=True)
+            more.pos = pos
+            node.children.append(more)
             self.endInsertRows()
 
     def load_more(self, index: QModelIndex) -> bool:
@@ -221,11 +247,8 @@ class FolderTreeModel(QAbstractItemModel):
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        node = self._node(index)
-        if node.is_more:
-            return Qt.ItemFlag.ItemIsEnabled
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return _NO_FLAGS
+        return _MORE_FLAGS if index.internalPointer().is_more else _ROW_FLAGS
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
@@ -241,20 +264,17 @@ class FolderTreeModel(QAbstractItemModel):
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # Called for every role of every visible cell on each paint: plain-int role checks
+        # first (enum comparisons are slow in Python), unused roles out at once.
+        role = int(role)
+        if role not in _ROLES or not index.isValid():
             return None
         node: _Node = index.internalPointer()
         col = index.column()
         if node.is_more:
             return self._more_data(node, col, role)
         r = node.row
-        assert r is not None
-        if role == FolderIdRole:
-            return r.id
-        if role == FolderRowRole:
-            return r
-        mine = self._labels.label_of(r.id) if self._labels is not None else None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if col == COL_NAME:
                 if node.flat:
                     return r.rel_path
@@ -262,37 +282,44 @@ class FolderTreeModel(QAbstractItemModel):
             if col == COL_FILES:
                 return f"{r.file_count:,}"
             if col == COL_PREDICTED:
-                return label_by_name(r.predicted).title if _known(r.predicted) else (r.predicted or "")
+                return _TITLES.get(r.predicted, r.predicted or "")
             if col == COL_CONFIDENCE:
                 return "" if r.confidence is None else f"{r.confidence:.0%}"
-            if col == COL_LABEL:
-                return label_by_name(mine).title if mine else ""
-        elif role == Qt.ItemDataRole.DecorationRole:
+            mine = self._labels.label_of(r.id) if self._labels is not None else None
+            return _TITLES.get(mine, "")
+        if role == _DECORATION:
             if col == COL_NAME:
                 return self._folder_icon
-            if col == COL_PREDICTED and _known(r.predicted):
+            if col == COL_PREDICTED and r.predicted in _TITLES:
                 return label_icon(r.predicted)
-            if col == COL_LABEL and mine:
-                return label_icon(mine)
-        elif role == Qt.ItemDataRole.BackgroundRole:
-            if col == COL_LABEL and mine:
-                return label_brush(mine)
-        elif role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_LABEL and self._labels is not None:
+                mine = self._labels.label_of(r.id)
+                return label_icon(mine) if mine else None
+            return None
+        if role == _BACKGROUND:
+            if col == COL_LABEL and self._labels is not None:
+                mine = self._labels.label_of(r.id)
+                return label_brush(mine) if mine else None
+            return None
+        if role == _FOREGROUND:
             if col in (COL_PREDICTED, COL_CONFIDENCE) and r.predicted_by == "heuristic":
                 return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
             if col == COL_CONFIDENCE and r.confidence is not None and r.confidence < 0.5:
-                return QBrush(QColor("#c0392b"))
-        elif role == Qt.ItemDataRole.FontRole:
-            if col == COL_PREDICTED and r.predicted_by == "heuristic":
-                return self._more_font
-        elif role == Qt.ItemDataRole.TextAlignmentRole:
-            if col in (COL_FILES, COL_CONFIDENCE):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        elif role == Qt.ItemDataRole.ToolTipRole:
+                return _LOW_BRUSH
+            return None
+        if role == _FONT:
+            return self._more_font if col == COL_PREDICTED and r.predicted_by == "heuristic" else None
+        if role == _ALIGN:
+            return _RIGHT if col in (COL_FILES, COL_CONFIDENCE) else None
+        if role == _TOOLTIP:
             if col == COL_PREDICTED and r.predicted:
                 by = "model" if r.predicted_by == "model" else "heuristic guess"
                 return f"{by}: {r.predicted}" + (f" (rule {r.rule})" if r.rule else "")
             return r.rel_path or self._root_title(r)
+        if role == FolderIdRole:
+            return r.id
+        if role == FolderRowRole:
+            return r
         return None
 
     def _root_title(self, r: FolderRow) -> str:
@@ -303,18 +330,18 @@ class FolderTreeModel(QAbstractItemModel):
         self._root_label = title
 
     def _more_data(self, node: _Node, col: int, role: int):
-        if role == IsLoadMoreRole:
+        if role == int(IsLoadMoreRole):
             return True
         if col != COL_NAME:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             par = node.parent
             shown = len(par.children) - 1 if par else 0
             total = par.row.subfolder_count if par and par.row else 0
             return f"Load more… ({shown:,} of {total:,} shown — double-click or press Enter)"
-        if role == Qt.ItemDataRole.FontRole:
+        if role == _FONT:
             return self._more_font
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _FOREGROUND:
             return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.Link)
         return None
 
@@ -322,7 +349,7 @@ class FolderTreeModel(QAbstractItemModel):
     def _index_of_node(self, node: _Node, column: int = 0) -> QModelIndex:
         if node is self._top or node.parent is None:
             return QModelIndex()
-        return self.createIndex(node.parent.children.index(node), column, node)
+        return self.createIndex(node.pos, column, node)
 
     def folder_id(self, index: QModelIndex) -> int | None:
         if not index.isValid():
@@ -337,9 +364,9 @@ class FolderTreeModel(QAbstractItemModel):
     def index_for_folder(self, folder_id: int, column: int = 0) -> QModelIndex:
         """The index of a folder already loaded (in the tree or the flat list), else invalid."""
         if self.is_flat:
-            for i, n in enumerate(self._top.children):
+            for n in self._top.children:
                 if n.row is not None and n.row.id == folder_id:
-                    return self.createIndex(i, column, n)
+                    return self.createIndex(n.pos, column, n)
             return QModelIndex()
         node = self._by_id.get(folder_id)
         return QModelIndex() if node is None else self._index_of_node(node, column)
@@ -403,12 +430,3 @@ class FolderTreeModel(QAbstractItemModel):
         if self._top.children:
             self._emit_all(COL_LABEL, COL_LABEL)
 
-
-def _known(name: str | None) -> bool:
-    if not name:
-        return False
-    try:
-        label_by_name(name)
-        return True
-    except KeyError:
-        return False

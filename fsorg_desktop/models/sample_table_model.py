@@ -28,16 +28,18 @@ FolderIdRole = Qt.ItemDataRole.UserRole + 1
 LabelRole = Qt.ItemDataRole.UserRole + 2  # the label name (not its title), or None
 SortRole = Qt.ItemDataRole.UserRole + 3
 
+# In the order a labeler reads them: what the folder is called, your label, the guess,
+# then the context (where it is, what is inside).
 COLUMNS = (
-    ("path", "Path"),
     ("name", "Name"),
+    ("label", "Your label"),
+    ("heuristic_prediction", "Heuristic guess"),
+    ("path", "Path"),
     ("parent", "Parent"),
     ("children", "Children"),
     ("extensions", "Extensions"),
-    ("heuristic_prediction", "Heuristic guess"),
-    ("label", "Your label"),
 )
-COL_PATH, COL_NAME, COL_PARENT, COL_CHILDREN, COL_EXTS, COL_HEURISTIC, COL_LABEL = range(len(COLUMNS))
+COL_NAME, COL_LABEL, COL_HEURISTIC, COL_PATH, COL_PARENT, COL_CHILDREN, COL_EXTS = range(len(COLUMNS))
 
 
 def _title(name: str | None) -> str:

@@ -54,7 +54,7 @@ def zero_shot_op(
     runner: JobRunner, settings: StorageSettings, config, on_done: OnDone, *, label_run_id: int | None = None,
 ) -> JobState:
     def work(progress, should_stop):
-        from engine.models.zeroshot import zero_shot
+        from engine.models.prediction import zero_shot
 
         return zero_shot(settings, config, label_run_id=label_run_id, progress=progress, should_stop=should_stop)
 

@@ -105,25 +105,21 @@ class FolderTreeView(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
 
-        legend = QHBoxLayout()
-        legend.setContentsMargins(0, 0, 0, 0)
-        legend.setSpacing(10)
-        keys = QLabel("Keys:")
-        keys.setToolTip("Select folders, press a number to label them; 0 or Delete clears")
-        legend.addWidget(keys)
-        for i, lb in enumerate(labels(), start=1):
-            item = QLabel(f"<b>{i}</b>&nbsp;<span style='color:{label_color(lb.name).name()}'>●</span>&nbsp;{lb.title}")
-            item.setToolTip(lb.description)
-            legend.addWidget(item)
-        legend.addWidget(QLabel("<b>0</b>&nbsp;clear"))
-        legend.addStretch(1)
+        # One wrapping label, so the legend never forces a minimum window width.
+        parts = [
+            f"<b>{i}</b>&nbsp;<span style='color:{label_color(lb.name).name()}'>●</span>&nbsp;{lb.title}"
+            for i, lb in enumerate(labels(), start=1)
+        ]
+        self.legend = QLabel("Keys: " + " &nbsp; ".join(parts + ["<b>0</b>&nbsp;clear"]))
+        self.legend.setWordWrap(True)
+        self.legend.setToolTip("Select folders and press a number to label them; 0 or Delete clears")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(bar)
         lay.addWidget(self.filter_status)
         lay.addWidget(self.tree, 1)
-        lay.addLayout(legend)
+        lay.addWidget(self.legend)
         self.filter_status.hide()
 
         self._filter_timer = QTimer(self, singleShot=True, interval=250)

@@ -96,6 +96,7 @@ class JobsPanel(QWidget):
         self._rows: dict[JobState, JobRow] = {}
         self.empty = QLabel("No jobs running. Scans, feature extraction, training and prediction show up here.")
         self.empty.setEnabled(False)
+        self.empty.setWordWrap(True)
         self._lay = QVBoxLayout(self)
         self._lay.setContentsMargins(4, 4, 4, 4)
         self._lay.setSpacing(2)

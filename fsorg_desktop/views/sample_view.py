@@ -107,11 +107,15 @@ class SampleView(QWidget):
         self.progress.setMinimumWidth(160)
         self.unlabelled_only = QCheckBox("Show unlabelled only")
         self.unlabelled_only.toggled.connect(self._on_unlabelled_only)
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.generate_button)
-        bar.addWidget(self.progress, 1)
-        bar.addWidget(self.unlabelled_only)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.generate_button)
+        top.addStretch(1)
+        top.addWidget(self.unlabelled_only)
+        bar = QVBoxLayout()
+        bar.setContentsMargins(4, 4, 4, 0)
+        bar.addLayout(top)
+        bar.addWidget(self.progress)
 
         self.table = _Table()
         self.table.setModel(self.proxy)
@@ -132,11 +136,6 @@ class SampleView(QWidget):
         for col, w in ((COL_PATH, 240), (COL_NAME, 160), (COL_PARENT, 120), (COL_CHILDREN, 160),
                        (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 140)):
             h.resizeSection(col, w)
-        # The columns a labeler needs first: name, label, guess; the path and context after.
-        h.moveSection(h.visualIndex(COL_LABEL), 1)
-        h.moveSection(h.visualIndex(COL_HEURISTIC), 2)
-        h.moveSection(h.visualIndex(COL_PATH), 3)
-        h.moveSection(h.visualIndex(COL_NAME), 0)
 
         self.empty = QLabel(
             "<h3>No sample yet</h3>"
