@@ -187,8 +187,22 @@ def fit_predict_head(
         if len(y_train):
             P[:, labels.index(y_train[0])] = 1.0
         return P
-    head = fit_head(X_train, list(y_train), labels, C=C, seed=seed)
+    with _one_blas_thread():
+        head = fit_head(X_train, list(y_train), labels, C=C, seed=seed)
     return head.predict_proba(X_pred)
+
+
+def _one_blas_thread():
+    """These heads are small (hundreds of rows): BLAS threads cost more than they give, and
+    on a busy machine they make a fit ~10x slower (measured: 1.3 s -> 0.12 s for 250 rows)."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
 
 
 def _parent_path(rel_path: str) -> str:
@@ -207,6 +221,25 @@ def margins(probs: np.ndarray) -> np.ndarray:
     return part[:, -1] - part[:, -2]
 
 
+def _even_quotas(sizes: Mapping[Any, int], n: int) -> dict[Any, int]:
+    """Split ``n`` as evenly as possible over groups, none above its size (largest groups
+    take what small ones cannot)."""
+    quotas = {g: 0 for g in sizes}
+    left = min(n, sum(sizes.values()))
+    open_ = sorted((g for g in sizes if sizes[g] > 0), key=lambda g: (sizes[g], str(g)))
+    while left > 0 and open_:
+        share = max(1, left // len(open_))
+        for g in list(open_):
+            take = min(share, sizes[g] - quotas[g], left)
+            quotas[g] += take
+            left -= take
+            if quotas[g] >= sizes[g]:
+                open_.remove(g)
+            if left == 0:
+                break
+    return quotas
+
+
 def pick_uncertain(
     probs: np.ndarray,
     emb: np.ndarray,
@@ -215,57 +248,64 @@ def pick_uncertain(
     *,
     per_parent: int = 2,
     pool_factor: float = 4.0,
+    groups: Sequence[Any] | None = None,
     labelled_emb: np.ndarray | None = None,
 ) -> list[int]:
-    """Row indices of the ``n`` folders to label next (see the module docstring).
+    """Row indices of the ``n`` folders to label next, most uncertain first (module docstring).
 
     ``probs`` (rows x labels) and ``emb`` (rows x d, L2-normalised) describe the unlabelled
-    candidates; ``parents`` their parent paths. With ``labelled_emb`` the folders already
-    labelled count as chosen, so the batch also avoids what the user already covered.
-    Deterministic: ties are broken by row order.
+    candidates; ``parents`` their parent paths. ``groups`` (e.g. each row's predicted label)
+    splits the batch evenly over the groups, so a label the model rarely predicts still gets
+    its share of questions. With ``labelled_emb`` the folders already labelled count as
+    chosen, so the batch also avoids what the user already covered. Deterministic.
     """
     N = len(probs)
     n = max(0, min(int(n), N))
     if n == 0:
         return []
     m = margins(probs)
+    u_all = 1.0 - m  # uncertainty in [0, 1]
     order = np.argsort(m, kind="stable")
-    pool_size = max(n, int(round(n * pool_factor)))
-    per_parent = max(1, int(per_parent))
-    pool: list[int] = []
-    used: Counter[str] = Counter()
+    keys = list(groups) if groups is not None else [0] * N
+    by_group: dict[Any, list[int]] = defaultdict(list)
     for i in order:
-        i = int(i)
-        if used[parents[i]] >= per_parent:
-            continue
-        used[parents[i]] += 1
-        pool.append(i)
-        if len(pool) >= pool_size:
-            break
-    if len(pool) < n:  # fewer parents than picks: relax the cap rather than return fewer
-        in_pool = set(pool)
-        rest = [int(i) for i in order if int(i) not in in_pool]
-        pool += rest[: n - len(pool)]
-    E = np.asarray(emb[pool], dtype=np.float32)
-    u = 1.0 - m[pool]  # uncertainty in [0, 1]
+        by_group[keys[int(i)]].append(int(i))
+    quotas = _even_quotas({g: len(v) for g, v in by_group.items()}, n)
+    per_parent = max(1, int(per_parent))
+    used: Counter[str] = Counter()
+    E_all = np.asarray(emb, dtype=np.float32)
+    chosen: list[int] = []
+    # distance of every row to the nearest chosen (or labelled) folder
     if labelled_emb is not None and len(labelled_emb):
-        d = np.clip(1.0 - (E @ np.asarray(labelled_emb, np.float32).T).max(axis=1), 0.0, 2.0)
-        first = int(np.argmax(u * (d + 1e-6)))
+        dist = np.clip(1.0 - (E_all @ np.asarray(labelled_emb, np.float32).T).max(axis=1), 0.0, 2.0)
     else:
-        d = np.full(len(pool), 2.0, dtype=np.float32)
-        first = 0  # the most uncertain
-    chosen = [first]
-    d = np.minimum(d, np.clip(1.0 - E @ E[first], 0.0, 2.0))
-    taken = np.zeros(len(pool), dtype=bool)
-    taken[first] = True
-    while len(chosen) < n:
-        score = u * (d + 1e-6)
-        score[taken] = -1.0
-        j = int(np.argmax(score))
-        chosen.append(j)
-        taken[j] = True
-        d = np.minimum(d, np.clip(1.0 - E @ E[j], 0.0, 2.0))
-    return [pool[j] for j in chosen]
+        dist = np.full(N, 2.0, dtype=np.float32)
+    for g in sorted(by_group, key=lambda g: (-quotas[g], str(g))):
+        q = quotas[g]
+        if q == 0:
+            continue
+        pool: list[int] = []
+        for i in by_group[g]:
+            if used[parents[i]] >= per_parent:
+                continue
+            used[parents[i]] += 1
+            pool.append(i)
+            if len(pool) >= max(q, int(round(q * pool_factor))):
+                break
+        if len(pool) < q:  # few parents: relax the cap rather than ask fewer questions
+            in_pool = set(pool)
+            pool += [i for i in by_group[g] if i not in in_pool][: q - len(pool)]
+        P = np.asarray(pool)
+        taken = np.zeros(len(P), dtype=bool)
+        for _ in range(q):
+            score = u_all[P] * (dist[P] + 1e-6)
+            score[taken] = -1.0
+            j = int(np.argmax(score))
+            taken[j] = True
+            chosen.append(int(P[j]))
+            dist = np.minimum(dist, np.clip(1.0 - E_all @ E_all[P[j]], 0.0, 2.0))
+    chosen.sort(key=lambda i: (m[i], i))
+    return chosen
 
 
 @dataclass(frozen=True)

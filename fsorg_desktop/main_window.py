@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -328,8 +329,9 @@ class MainWindow(QMainWindow):
     def _install_results_panel(self, ctl: LabelController) -> None:
         old = self.results_panel
         if old is not None:
-            self.side_tabs.removeTab(self.side_tabs.indexOf(old))
-            old.deleteLater()
+            holder = self._results_scroll
+            self.side_tabs.removeTab(self.side_tabs.indexOf(holder))
+            holder.deleteLater()
             self.results_panel = None
         if self.state is None or self.state.snapshot is None:
             return
@@ -342,7 +344,14 @@ class MainWindow(QMainWindow):
         panel.retrain_requested.connect(self.train)
         panel.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.results_panel = panel
-        self.side_tabs.addTab(panel, "Results")
+        # In a scroll area: the charts' minimum size must not set the window's minimum size
+        # (the window has to fit a 1366x768 laptop screen).
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(panel)
+        self._results_scroll = scroll
+        self.side_tabs.addTab(scroll, "Results")
         panel.refresh()
 
     def reveal_folder(self, folder_id: int) -> None:
@@ -919,7 +928,11 @@ class MainWindow(QMainWindow):
         if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
         else:
-            self.resize(1280, 800)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            w, h = 1280, 800
+            if screen is not None:  # a first start on a small screen must still fit
+                w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
+            self.resize(w, h)
         st = self.settings.get(WINDOW_STATE)
         if isinstance(st, QByteArray) and not st.isEmpty():
             self.restoreState(st)

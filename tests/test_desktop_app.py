@@ -53,14 +53,14 @@ def test_settings_keep_splitter_geometry_and_recent(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, storage)
     with qtbot.waitSignal(w.tree_ready, timeout=10_000):
         w.open_storage(storage)
-    w.resize(901, 601)
+    w.resize(701, 611)
     w.splitter.setSizes([700, 400])
     sizes = w.splitter.sizes()
     w.close()
     assert w.settings.recent()[0] == RecentLibrary(str(storage.data_dir), "/synthetic/library")
 
     w2 = make_window(qtbot, tmp_path, storage)
-    assert (w2.size().width(), w2.size().height()) == (901, 601)
+    assert (w2.size().width(), w2.size().height()) == (701, 611)
     assert w2.splitter.sizes() == sizes
     titles = [a.text() for a in w2.recent_menu.actions()]
     assert titles == ["/synthetic/library"]
