@@ -23,7 +23,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections import defaultdict
 from pathlib import Path
 
@@ -46,7 +48,7 @@ INTERVAL_MS = 5
 
 
 class Probe:
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, *, where: bool = False) -> None:
         self.window = window
         self.last = time.perf_counter()
         self.stalls: dict[str, list[float]] = defaultdict(list)
@@ -54,6 +56,21 @@ class Probe:
         self.timer.setInterval(INTERVAL_MS)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+        self.samples: list[str] = []
+        if where:  # --where: a watchdog thread records what the UI thread runs during a stall
+            self._main = threading.get_ident()
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        seen = 0.0
+        while self.timer.isActive():
+            time.sleep(0.01)
+            late = time.perf_counter() - self.last
+            if late > 0.04 and self.last != seen:
+                seen = self.last
+                frame = sys._current_frames().get(self._main)
+                stack = "".join(traceback.format_stack(frame, limit=12)) if frame else "?"
+                self.samples.append(f"--- UI thread {late * 1000:.0f} ms into a stall:\n{stack}")
 
     def tick(self) -> None:
         now = time.perf_counter()
@@ -96,6 +113,7 @@ def main() -> int:
     ap.add_argument("--copies", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--work", default="/tmp/fsorg-bench-stall")
+    ap.add_argument("--where", action="store_true", help="print the UI thread's stack during each stall")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +130,7 @@ def main() -> int:
     win.library_opened.connect(opened.append)
     win.open_storage(storage)
     wait(app, lambda: opened, 30)
-    probe = Probe(win)
+    probe = Probe(win, where=args.where)
     t_all = time.monotonic()
 
     def idle() -> bool:
@@ -168,6 +186,8 @@ def main() -> int:
             worst_all = max(worst_all, worst)
         print(f"  {phase:<45} worst {worst:7.1f} ms   p99 {p99:6.1f} ms   ticks {len(gaps):6d}   >50 ms: {over}")
     print(f"WORST STALL WHILE A JOB RAN: {worst_all:.1f} ms")
+    for sample in probe.samples:
+        print(sample)
     win.close()
     return 0
 

@@ -11,20 +11,27 @@ Label next (:func:`select_uncertain`, :func:`pick_uncertain`)
     Uncertainty = the *margin* between the two most probable labels (small margin: the
     model hesitates between two labels, so a label there moves the decision boundary).
     The most uncertain folders of a library come in clumps (twenty ``Night``/``Day``
-    siblings the model finds equally confusing), so a batch is spread out in two steps:
-    at most ``per_parent`` folders per parent folder, taken from the ``pool_factor * n``
-    lowest margins, then a *weighted k-center* pass over the embedding part of the input
-    (each next pick maximises ``uncertainty x cosine distance to everything already
-    chosen``). Measured in ``bench/active_learning.py``.
+    siblings the model finds equally confusing), so a batch is spread out in three steps:
+    the batch is split evenly over the labels the model currently *predicts* (a label it
+    rarely predicts, such as a creator, still gets questions: without this, uncertainty
+    sampling keeps asking about the big confusable classes and finds the rare ones late);
+    in each share, at most ``per_parent`` folders per parent folder are taken from the
+    ``pool_factor * share`` lowest margins; then a *weighted k-center* pass over the
+    embedding part of the input (each next pick maximises ``uncertainty x cosine distance
+    to everything already chosen``). Measured in ``bench/active_learning.py``.
 
 Suspect labels (:func:`find_suspects`)
     Out-of-fold probabilities: the labelled folders are split into ``k_folds`` stratified
     folds, a head is fitted on the others and predicts each fold, so no folder is judged
     by a head that saw its own label. The default body is the *frozen base* body: a
     fine-tuned body has seen the labels (wrong ones included) and would vouch for them.
-    A folder's suspicion score is ``max p(other label) - p(its label)`` (in [-1, 1]; > 0
-    means the model prefers another label). Labels with fewer than ``min_class_size``
-    examples are not judged (a head cannot learn them from the other folds).
+    A folder's suspicion score is ``1 - p(its label)`` (confident learning's
+    "self-confidence" ranking). Measured on the dev set with 5 % of the labels flipped, it
+    puts more flipped labels in the top 5 % than the margin ``max p(other) - p(label)``
+    (59 % vs 44 % of them, 5 seeds; top 10 %: 86 % vs 80 %). ``repeats`` > 1 averages the
+    out-of-fold probabilities over several fold splits (steadier, ``repeats`` times the
+    cost). Labels with fewer than ``min_class_size`` examples are not judged (a head
+    cannot learn them from the other folds).
 
 Abstain (:func:`choose_thresholds`, :func:`apply_abstention`, :func:`coverage_curve`)
     Per predicted class, the smallest confidence threshold whose kept predictions reach
@@ -341,6 +348,7 @@ def select_uncertain(
     snapshot_id: int | None = None,
     per_parent: int = 2,
     pool_factor: float = 4.0,
+    balance: bool = True,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
 ) -> list[Proposal]:
@@ -389,6 +397,7 @@ def select_uncertain(
             n,
             per_parent=per_parent,
             pool_factor=pool_factor,
+            groups=list(P.argmax(axis=1)) if balance else None,
         )
     finally:
         dbs.dispose()
@@ -468,6 +477,8 @@ def simulate_curve(
     min_support: int = 3,
     per_parent: int = 2,
     pool_factor: float = 4.0,
+    balance: bool = True,
+    cover_labelled: bool = False,
     C: float = 1.0,
     seed: int = 42,
     progress: ProgressFn = no_progress,
@@ -500,13 +511,16 @@ def simulate_curve(
             new = diverse_pick(pool, k, r)
         else:
             # The head the user's labels so far give (fitted once, after the last batch).
+            Pp = P_all[pool]
             rows = pick_uncertain(
-                P_all[pool],
+                Pp,
                 E[pool],
                 [parents[i] for i in pool],
                 k,
                 per_parent=per_parent,
                 pool_factor=pool_factor,
+                groups=list(Pp.argmax(axis=1)) if balance else None,
+                labelled_emb=E[labelled] if cover_labelled else None,
             )
             new = [pool[j] for j in rows]
         labelled += new
@@ -572,6 +586,7 @@ def learning_curves(
     diversity_factor: float = 0.7,
     per_parent: int = 2,
     pool_factor: float = 4.0,
+    balance: bool = True,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
 ) -> CurveResult:
@@ -642,6 +657,7 @@ def learning_curves(
                     heldout=held,
                     per_parent=per_parent,
                     pool_factor=pool_factor,
+                    balance=balance,
                     seed=seed,
                     progress=wrap_progress(
                         progress, 0.2 + 0.8 * done / total, 0.2 + 0.8 * (done + 1) / total
@@ -666,7 +682,7 @@ class Suspect:
     predicted: str  # the out-of-fold prediction
     p_label: float
     p_predicted: float
-    score: float  # max p(other label) - p(label): > 0 means the model prefers another label
+    score: float  # 1 - p(label): how little the out-of-fold model believes the label
 
     @property
     def disagrees(self) -> bool:
@@ -735,18 +751,9 @@ def rank_suspects(
             continue
         k = labels.index(lb)
         p = P[i]
-        other = np.delete(p, k)
         j = int(np.argmax(p))
         out.append(
-            Suspect(
-                int(folder_ids[i]),
-                paths[i],
-                lb,
-                labels[j],
-                float(p[k]),
-                float(p[j]),
-                float(other.max() - p[k]) if len(other) else -1.0,
-            )
+            Suspect(int(folder_ids[i]), paths[i], lb, labels[j], float(p[k]), float(p[j]), float(1.0 - p[k]))
         )
     out.sort(key=lambda s: (-s.score, s.path))
     return out
@@ -759,6 +766,7 @@ def find_suspects(
     *,
     model: Any = None,
     seed: int = 42,
+    repeats: int = 1,
     min_class_size: int = 3,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
@@ -796,15 +804,19 @@ def find_suspects(
     finally:
         dbs.dispose()
     labels = [lb for lb in label_names() if lb in set(y)]
-    P = oof_probabilities(
-        X,
-        y,
-        labels,
-        k_folds=k_folds,
-        seed=seed,
-        progress=wrap_progress(progress, 0.5, 0.98),
-        should_stop=should_stop,
-    )
+    repeats = max(1, int(repeats))
+    P = np.zeros((len(y), len(labels)), np.float32)
+    for r in range(repeats):
+        P += oof_probabilities(
+            X,
+            y,
+            labels,
+            k_folds=k_folds,
+            seed=seed + 1000 * r,
+            progress=wrap_progress(progress, 0.5 + 0.48 * r / repeats, 0.5 + 0.48 * (r + 1) / repeats),
+            should_stop=should_stop,
+        )
+    P /= repeats
     out = rank_suspects(
         [r.folder_id for r in rows], [r.rel_path for r in rows], y, P, labels, min_class_size=min_class_size
     )
@@ -873,6 +885,27 @@ def choose_thresholds(
         t = _threshold_for(conf[mask], correct[mask], target_precision)
         out[lb] = 1.0 if t is None else t
     return out
+
+
+def thresholds_from_oof(
+    X: np.ndarray,
+    y: Sequence[str],
+    labels: Sequence[str],
+    target_precision: float = 0.8,
+    *,
+    k_folds: int = 5,
+    seed: int = 42,
+    C: float = 1.0,
+    min_predictions: int = 5,
+) -> dict[str, float]:
+    """:func:`choose_thresholds` on out-of-fold probabilities of ``X``/``y``.
+
+    For a head fitted on train *and* validation (as ``model train`` does), the validation
+    rows are no longer unseen; cross-fitted probabilities of every labelled row are, and
+    there are more of them (rare labels get their own thresholds sooner).
+    """
+    P = oof_probabilities(X, y, labels, k_folds=k_folds, seed=seed, C=C)
+    return choose_thresholds(P, y, labels, target_precision, min_predictions=min_predictions)
 
 
 def apply_abstention(probs: np.ndarray, labels: Sequence[str], thresholds: Mapping[str, float]) -> list[str]:
@@ -1284,4 +1317,5 @@ __all__ = [
     "oof_probabilities",
     "pick_uncertain",
     "select_uncertain",
+    "thresholds_from_oof",
 ]

@@ -30,7 +30,6 @@ class Actions:
     zero_shot: QAction
     train: QAction
     predict: QAction
-    show_jobs: QAction
     about: QAction
     shortcuts: QAction
 
@@ -85,7 +84,6 @@ def create_actions(parent: QWidget) -> Actions:
         train=_act(parent, "&Train model…", "Ctrl+T", "fine-tune a classifier on your labels", P.SP_MediaPlay),
         predict=_act(parent, "&Predict all folders", "Ctrl+P",
                      "label every folder with the newest model", P.SP_CommandLink),
-        show_jobs=_act(parent, "&Jobs", "Ctrl+J", "show the jobs panel"),
         about=_act(parent, "&About fsorg", None),
         shortcuts=_act(parent, "&Keyboard shortcuts", "F1"),
     )

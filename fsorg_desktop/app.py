@@ -63,11 +63,15 @@ def _install_excepthook(window_getter) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    # Model jobs run in spawned child processes; in a frozen bundle the child re-enters here.
+    multiprocessing.freeze_support()
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -77,6 +81,8 @@ def run(argv: list[str] | None = None) -> int:
     QCoreApplication.setApplicationName(APP)
     QCoreApplication.setApplicationVersion(__version__)
     QGuiApplication.setDesktopFileName("fsorg")
+    # Fractional scaling (125 %, 150 %) as the system asks, not rounded to 1x/2x.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     icon_path = Path(__file__).resolve().parent.parent / "resources" / "icons" / "fsorg.svg"
     if icon_path.exists():

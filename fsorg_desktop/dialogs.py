@@ -37,8 +37,9 @@ def describe_error(error: BaseException, doing: str) -> tuple[str, str, str | No
     if isinstance(error, UserError):
         return str(error), "", error.details
     tb = getattr(error, "_fsorg_traceback", None)
+    kind = getattr(error, "type_name", type(error).__name__)  # a child process's error keeps its class
     return (
-        f"{doing} failed: {type(error).__name__}: {error}",
+        f"{doing} failed: {kind}: {error}",
         "This looks like a bug in fsorg, not something you did. Your labels are saved. "
         "The details below help to report it.",
         tb,

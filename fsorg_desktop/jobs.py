@@ -196,7 +196,8 @@ class _Runnable(QRunnable):
                 raise Cancelled()
             result = self._fn(progress=state.report, should_stop=state.should_stop)
         except BaseException as e:  # noqa: BLE001 - every error must reach the UI thread
-            e._fsorg_traceback = traceback.format_exc()  # type: ignore[attr-defined]
+            if not getattr(e, "_fsorg_traceback", None):  # a child process's error brings its own
+                e._fsorg_traceback = traceback.format_exc()  # type: ignore[attr-defined]
             error = e
         state._worker_done.emit(result, error)
 

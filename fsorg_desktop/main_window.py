@@ -8,7 +8,9 @@ decided from their results.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, QUrl, Signal
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         self._filter_job: JobState | None = None
         self._model_path: str | None = None
         self.results_panel = None  # fsorg_desktop.views.results_view.ResultsPanel, per library
+        self._results_pending: int | None = None  # an eval run to show when the tab is opened
 
         self.undo_group = QUndoGroup(self)
         self.labels = LabelController(None, None, runner=self.runner, parent=self)
@@ -126,6 +129,21 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget()
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.sample_view, "Sample")
+        # Results: in a scroll area, so the charts' minimum size never sets the window's
+        # (it has to fit a 1366x768 laptop screen).
+        self._results_empty = QLabel(
+            "<h3>No results yet</h3><p>Evaluate the baseline (Ctrl+B) or train a model (Ctrl+T): the "
+            "Macro F1, the confusion matrix and the per-class scores appear here.</p>"
+        )
+        self._results_empty.setWordWrap(True)
+        self._results_empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._results_empty.setMargin(16)
+        self._results_scroll = QScrollArea()
+        self._results_scroll.setWidgetResizable(True)
+        self._results_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self._results_scroll.setWidget(self._results_empty)
+        self.side_tabs.addTab(self._results_scroll, "Results")
+        self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.tree_view)
         self.splitter.addWidget(self.side_tabs)
@@ -156,6 +174,13 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_settings()
         self._update_enabled()
+        # pyqtgraph (the results charts) is imported on a worker: importing it when a library
+        # opens would stall the UI thread for ~0.5 s.
+        self.runner.run(
+            lambda progress, should_stop: importlib.import_module("fsorg_desktop.views.results_view"),
+            self._on_results_module_loaded,
+            pool=Pool.READ,
+        )
 
     # ------------------------------------------------------------------------------ building
     def _build_menus(self, a: Actions) -> None:
@@ -327,32 +352,61 @@ class MainWindow(QMainWindow):
         self._install_results_panel(ctl)
 
     def _install_results_panel(self, ctl: LabelController) -> None:
+        """Drop the old library's panel; the new one is built when the tab is first shown.
+
+        Why lazily: building the pyqtgraph charts takes ~150 ms of UI-thread time, which
+        must not land in the middle of a scan (the bench measures it) but may when the user
+        clicks the tab.
+        """
         old = self.results_panel
         if old is not None:
-            holder = self._results_scroll
-            self.side_tabs.removeTab(self.side_tabs.indexOf(holder))
-            holder.deleteLater()
+            self._results_scroll.takeWidget()
+            old.deleteLater()
             self.results_panel = None
+        self._results_scroll.setWidget(self._results_empty)
+        self._results_empty.show()
+        self._results_pending = None
+        if self.side_tabs.currentWidget() is self._results_scroll:
+            self.ensure_results_panel()
+
+    def ensure_results_panel(self):
+        """The results panel for the open library (built now if needed), or None."""
+        if self.results_panel is not None:
+            return self.results_panel
         if self.state is None or self.state.snapshot is None:
-            return
-        try:  # pyqtgraph is imported here, after the window is on screen
-            from fsorg_desktop.views.results_view import ResultsPanel
-        except ImportError:  # the results view is optional for the rest of the window
-            return
-        panel = ResultsPanel(self.state.dbs, ctl, runner=self.runner)
+            return None
+        if "fsorg_desktop.views.results_view" not in sys.modules:
+            return None  # still importing in the background; built when the import is done
+        from fsorg_desktop.views.results_view import ResultsPanel
+
+        panel = ResultsPanel(self.state.dbs, self.labels, runner=self.runner)
         panel.folder_activated.connect(self.reveal_folder)
         panel.retrain_requested.connect(self.train)
         panel.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.results_panel = panel
-        # In a scroll area: the charts' minimum size must not set the window's minimum size
-        # (the window has to fit a 1366x768 laptop screen).
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(panel)
-        self._results_scroll = scroll
-        self.side_tabs.addTab(scroll, "Results")
+        from PySide6.QtWidgets import QGraphicsView
+
+        for view in panel.findChildren(QGraphicsView):  # charts must not swallow a dropped folder
+            view.setAcceptDrops(False)
+            view.viewport().setAcceptDrops(False)
+        self._results_scroll.takeWidget()  # keep the empty-state label for the next library
+        self._results_scroll.setWidget(panel)
         panel.refresh()
+        return panel
+
+    def _on_side_tab_changed(self, _index: int) -> None:
+        if self.side_tabs.currentWidget() is self._results_scroll:
+            panel = self.ensure_results_panel()
+            if panel is not None and self._results_pending is not None:
+                pending, self._results_pending = self._results_pending, None
+                self._apply_model_results(panel, pending)
+
+    def _on_results_module_loaded(self, _module, error: BaseException | None) -> None:
+        if error is not None:
+            self._results_empty.setText(f"The results view is not available: {error}")
+            return
+        if self.side_tabs.currentWidget() is self._results_scroll:
+            self.ensure_results_panel()
 
     def reveal_folder(self, folder_id: int) -> None:
         """Select a folder in the tree (from the results panel), leaving a filter if needed."""
@@ -756,15 +810,25 @@ class MainWindow(QMainWindow):
         return done
 
     def _on_model_results(self, eval_run_id: int | None) -> None:
+        """Show a new eval run in the results panel now if it is on screen, else when it is."""
         panel = self.results_panel
-        if panel is not None and eval_run_id is not None:
-            base = panel.retrain_base_eval_run_id
-            if base is not None and base != eval_run_id:
-                panel.show_comparison(base, eval_run_id)
+        if eval_run_id is not None:
+            if panel is not None and panel.isVisible():
+                self._apply_model_results(panel, eval_run_id)
             else:
-                panel.refresh()
-                panel.show_eval_run(eval_run_id)
+                self._results_pending = eval_run_id
+                i = self.side_tabs.indexOf(self._results_scroll)
+                self.side_tabs.setTabText(i, "Results •")
         self.model_results_changed.emit(eval_run_id)
+
+    def _apply_model_results(self, panel, eval_run_id: int) -> None:
+        self.side_tabs.setTabText(self.side_tabs.indexOf(self._results_scroll), "Results")
+        base = panel.retrain_base_eval_run_id
+        if base is not None and base != eval_run_id:
+            panel.show_comparison(base, eval_run_id)
+        else:
+            panel.refresh()
+            panel.show_eval_run(eval_run_id)
 
     def _show_report(self, what: str, report) -> None:
         from engine.evaluation import verdict

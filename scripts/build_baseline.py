@@ -27,7 +27,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from engine.evaluation import compute_report  # noqa: E402
 from engine.models import base as B  # noqa: E402
-from engine.models.baseline import BASELINE_DIR, build_baseline, embed_records  # noqa: E402
+from engine.models.baseline import BASELINE_DIR, build_baseline, embed_records, portable_recipe  # noqa: E402
 from engine.models.inputs import DEFAULT_RECIPE, build_matrix  # noqa: E402
 from engine.models.listing import read_folder_labels, records_from_listing  # noqa: E402
 from engine.models.training import fit_head, predict_labels  # noqa: E402
@@ -46,6 +46,8 @@ def main() -> int:
     ap.add_argument("--dataset", default=str(ROOT.parent / "shared" / "datasets" / "ttrpg-dev"))
     ap.add_argument("--out", default=str(BASELINE_DIR))
     ap.add_argument("--C", type=float, default=1.0)
+    ap.add_argument("--recipe", choices=("portable", "default"), default="portable",
+                    help="input recipe: 'portable' (for unseen libraries, shipped) or the fine-tuning default")
     ap.add_argument("--check-only", action="store_true", help="evaluate only; do not write the baseline")
     a = ap.parse_args()
     ds = Path(a.dataset)
@@ -56,7 +58,7 @@ def main() -> int:
     y = [truth[r.rel_path] for r in records]
     taxonomy = list(label_names())
     body = B.load_body(B.resolve_base_model(None))
-    recipe = dict(DEFAULT_RECIPE)
+    recipe = portable_recipe() if a.recipe == "portable" else dict(DEFAULT_RECIPE)
     vecs = embed_records(records, recipe, body)
     X = build_matrix(records, recipe, vecs, int(body.get_embedding_dimension()))
     in_a = [r.rel_path.split("/")[0] == GROUP_A for r in records]
@@ -84,7 +86,7 @@ def main() -> int:
         return 0
     out = build_baseline(
         records, y, labels=taxonomy, target=Path(a.out), C=a.C, body=body, metrics=metrics,
-        source=f"{ds.name} ({len(records)} labelled folders)",
+        source=f"{ds.name} ({len(records)} labelled folders)", recipe=recipe,
     )
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"Baseline written to {out} ({size / 1024:.0f} KB) in {time.monotonic() - t0:.0f} s")

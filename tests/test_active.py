@@ -225,7 +225,7 @@ def test_name_shapes():
     assert A.shape_match(k("floor_1"), k("level_1")) is None  # the shared word is only a number
 
 
-def test_rank_suspects_orders_by_disagreement_and_skips_tiny_classes():
+def test_rank_suspects_orders_by_self_confidence_and_skips_tiny_classes():
     labels = ["a", "b", "c"]
     y = ["a", "a", "a", "b", "b", "b", "c"]
     P = np.array(
@@ -244,10 +244,11 @@ def test_rank_suspects_orders_by_disagreement_and_skips_tiny_classes():
     assert (
         out[0].predicted == "b"
         and out[0].p_label == pytest.approx(0.2)
-        and out[0].score == pytest.approx(0.6)
+        and out[0].score == pytest.approx(0.8)
     )
+    assert out[1].predicted == "a" and out[1].p_predicted == pytest.approx(0.6)
     assert 6 not in {s.folder_id for s in out}
-    assert out[-1].score < 0 and not out[-1].disagrees
+    assert out[-1].folder_id in (0, 3) and out[-1].score == pytest.approx(0.1) and not out[-1].disagrees
 
 
 # ------------------------------------------------------------------- look-alikes (real tree)
@@ -360,7 +361,7 @@ def test_find_suspects_ranks_flipped_labels_first(dev_full):
     assert scores == sorted(scores, reverse=True)
     top10 = {s.folder_id for s in ranked[: round(0.10 * len(rows))]}
     recall10 = len(top10 & flipped) / len(flipped)
-    assert recall10 >= 0.6, recall10
+    assert recall10 >= 0.7, recall10  # the bench measures 86 % (5 seeds)
     for s in ranked[:5]:
         assert s.disagrees and s.p_predicted > s.p_label
     with pytest.raises(Cancelled):
@@ -432,12 +433,17 @@ def test_select_uncertain_with_a_trained_model(dev_partial):
     finally:
         dbs.dispose()
     unl = {f: A.margins(p[None, :])[0] for f, p in stored.items() if f not in labelled}
+    with_labels = pr.labels
+    pred = {f: with_labels[int(np.argmax(p))] for f, p in stored.items() if f not in labelled}
     for p in props:
         assert p.margin == pytest.approx(unl[p.folder_id], abs=1e-5)
-        assert p.p_top >= p.p_second
-    cutoff = np.sort(list(unl.values()))[4 * 20 * 2]  # well inside the candidate pool
-    assert all(p.margin <= cutoff for p in props)
+        assert p.p_top >= p.p_second and p.top_label == pred[p.folder_id]
+        # among the most uncertain folders the model gives the same label (its share of the batch)
+        same = sorted(unl[f] for f in unl if pred[f] == p.top_label)
+        assert same.index(unl[p.folder_id]) < 2 * 4 * 20
+    assert len({p.top_label for p in props}) >= 2  # the batch is split over predicted labels
     assert np.mean([p.margin for p in props]) < 0.5 * np.median(list(unl.values()))
+    assert [p.margin for p in props] == sorted(p.margin for p in props)  # most uncertain first
 
     # Restricted to given candidates (what generate-samples --strategy uncertainty passes)
     cands = sorted(unl)[:60]
@@ -525,8 +531,59 @@ def test_learning_curves_replay_a_label_run(dev_full):
     assert d[-1].n_eval == res.n_pool - 75
     assert res.labels_to_reach("diverse", 0.0) == 25
     assert res.labels_to_reach("diverse", 1.01) is None
+    with pytest.raises(Cancelled):
+        A.learning_curves(dev_full["settings"], label_run_id=dev_full["run_id"], should_stop=lambda: True)
 
 
 def test_select_uncertain_without_candidates_is_a_clear_error(dev_full):
     with pytest.raises(UserError, match="already labelled"):
         A.select_uncertain(dev_full["settings"], n=5)
+
+
+@pytest.mark.slow
+def test_with_a_fine_tuned_body_at_tiny_step_count(dev_base, tmp_path):
+    """The same functions on a model whose body was fine-tuned (2 steps): its own inputs and
+    cache key are used (not the base body's), and everything still agrees with predict."""
+    from engine.config import PredictConfig, TrainConfig
+    from engine.models.prediction import predict
+    from engine.models.training import train_model
+
+    rng = random.Random(3)
+    paths = sorted(rng.sample(sorted(p for p in dev_base["truth"] if p in dev_base["by_path"]), 150))
+    settings, run_id = _copy_with_labels(dev_base, tmp_path, paths)
+    tr = train_model(
+        settings,
+        TrainConfig(max_steps=2, batch_size=8),
+        model_path=tmp_path / "models" / "ft2",
+        progress=no_progress,
+        should_stop=never_stop,
+    )
+    assert tr.finetune_steps == 2
+    props = A.select_uncertain(settings, n=10, model=tr.model_path)
+    assert len(props) == 10
+    pr = predict(
+        settings,
+        PredictConfig(labeled_only=False),
+        model_path=tr.model_path,
+        progress=no_progress,
+        should_stop=never_stop,
+    )
+    dbs = Databases.open(settings)
+    try:
+        with dbs.training.connect() as c:
+            conf = dict(
+                c.execute(
+                    select(S.predictions.c.folder_id, S.predictions.c.confidence).where(
+                        S.predictions.c.prediction_run_id == pr.prediction_run_id
+                    )
+                ).all()
+            )
+    finally:
+        dbs.dispose()
+    for p in props:
+        assert p.p_top == pytest.approx(conf[p.folder_id], abs=1e-5)
+    ex = A.explain(settings, props[0].folder_id, model=tr.model_path)
+    assert ex.top3[0][1] == pytest.approx(conf[props[0].folder_id], abs=1e-5)
+    assert len(ex.nearest) == 3
+    sus = A.find_suspects(settings, run_id, model=tr.model_path)
+    assert len(sus) >= 140

@@ -61,6 +61,8 @@ def test_settings_keep_splitter_geometry_and_recent(qtbot, tmp_path):
 
     w2 = make_window(qtbot, tmp_path, storage)
     assert (w2.size().width(), w2.size().height()) == (701, 611)
+    with qtbot.waitSignal(w2.tree_ready, timeout=10_000):
+        w2.open_storage(storage)
     assert w2.splitter.sizes() == sizes
     titles = [a.text() for a in w2.recent_menu.actions()]
     assert titles == ["/synthetic/library"]

@@ -164,6 +164,17 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
     assert {int(r["folder_id"]): r["label"] for r in rows if r["label"]} == {ids[0]: "other", ids[1]: "other"}
     assert {"folder_id", "snapshot_id", "path", "name", "parent", "depth", "heuristic_prediction"} <= set(rows[0])
 
+    # The whole tree with predictions (here: the heuristic's, no model ran).
+    everything = tmp_path / "out" / "all.csv"
+    window.export_tree(str(everything))
+    qtbot.waitUntil(everything.exists, timeout=20_000)
+    with everything.open(encoding="utf-8-sig", newline="") as fh:
+        all_rows = list(csv.DictReader(fh))
+    assert len(all_rows) == window.state.snapshot.folder_count - 1  # every folder but the root
+    by_id = {int(r["folder_id"]): r for r in all_rows}
+    assert by_id[ids[0]]["label"] == "other" and by_id[ids[0]]["predicted_by"] == "heuristic"
+    assert all(r["prediction"] for r in all_rows)
+
     # A spreadsheet user fills three more rows and breaks two.
     rows[2]["label"] = "descriptor"
     rows[3]["label"] = "not_a_label"

@@ -182,6 +182,11 @@ def test_predict_label_is_argmax_of_stored_probs_and_csv(trained, tmp_path):
     res = predict(settings, cfg, model_path=result.model_path, output_csv=out, progress=no_progress, should_stop=never_stop)
     labels, rows = _stored(settings, res.prediction_run_id)
     assert len(rows) == res.n == len(TREE) + 1  # every folder of the snapshot, the root included
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        run = c.execute(select(S.prediction_runs).where(S.prediction_runs.c.id == res.prediction_run_id)).one()
+    dbs.dispose()
+    assert run.status == "complete" and run.model_id == result.model_id and run.kind == "finetuned"
     for r in rows:
         probs = np.frombuffer(r.probs, np.float32)
         assert probs.shape == (len(labels),) and abs(float(probs.sum()) - 1.0) < 1e-4

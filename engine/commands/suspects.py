@@ -25,6 +25,7 @@ class SuspectsConfig(_Base):
     k_folds: int = field(default=5, metadata=_rng(2, 100, help="folds of the out-of-fold predictions"))
     top: int = field(default=20, metadata=_rng(0, 1_000_000, help="suspects printed"))
     seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+    repeats: int = field(default=1, metadata=_rng(1, 20, help="fold splits averaged (steadier, slower)"))
     min_class_size: int = field(default=3, metadata=_rng(2, 1_000_000, help="smaller labels are not judged"))
 
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 args.label_run_id,
                 k_folds=config.k_folds,
                 seed=config.seed,
+                repeats=config.repeats,
                 min_class_size=config.min_class_size,
                 progress=bar,
                 should_stop=stop,

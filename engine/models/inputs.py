@@ -261,6 +261,38 @@ def block_texts(r: FolderRecord, block: str) -> list[str]:
     raise ValueError(f"unknown input block {block!r}")
 
 
+# Structured features that depend on how one library is laid out (absolute depth, how many
+# siblings, casing habits). A "portable" recipe, meant for libraries the model never saw
+# (the shipped baseline), leaves them out: measured across creators they hurt.
+LAYOUT_FEATURES = frozenset(
+    {"depth_1", "depth_2", "depth_3", "depth_4plus", "log_depth", "log_siblings", "name_log_chars", "name_upper_frac", "no_parent"}
+)
+RELATIONAL_NAMES: tuple[str, ...] = (
+    "cos_name_parent",
+    "cos_name_siblings_mean",
+    "cos_name_siblings_max",
+    "cos_name_children_mean",
+    "cohesion_siblings",
+    "cohesion_children",
+)
+
+
+def structured_names(recipe: dict[str, Any]) -> list[str]:
+    if not recipe.get("structured"):
+        return []
+    if recipe.get("structured_set", "full") == "portable":
+        return [n for n in STRUCTURED_NAMES if n not in LAYOUT_FEATURES]
+    return list(STRUCTURED_NAMES)
+
+
+def _extra_dim(recipe: dict[str, Any]) -> int:
+    d = len(structured_names(recipe))
+    if recipe.get("relational"):
+        d += len(RELATIONAL_NAMES)
+    d += 2 * len(recipe.get("prototypes") or {})
+    return d
+
+
 def check_recipe(recipe: dict[str, Any]) -> None:
     """Raise ValueError when a stored recipe is not one this fsorg can rebuild."""
     if recipe.get("version") != RECIPE_VERSION:
@@ -268,20 +300,31 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     for b in recipe.get("blocks", []):
         if b not in ("name", "parent", "grandparent", "children", "siblings"):
             raise ValueError(f"unknown input block {b!r}")
+    if recipe.get("structured_set", "full") not in ("full", "portable"):
+        raise ValueError(f"unknown structured_set {recipe.get('structured_set')!r}")
+    protos = recipe.get("prototypes") or {}
+    if not isinstance(protos, dict) or not all(isinstance(v, list) and v for v in protos.values()):
+        raise ValueError("prototypes must map labels to non-empty text lists")
 
 
 def distinct_texts(records: Iterable[FolderRecord], recipe: dict[str, Any]) -> list[str]:
     """Every distinct text the recipe needs for ``records`` (each is encoded once)."""
     seen: dict[str, None] = {}
+    blocks = list(recipe["blocks"])
+    if recipe.get("relational") or recipe.get("prototypes"):
+        blocks += [b for b in ("name", "parent", "children", "siblings") if b not in blocks]
     for r in records:
-        for b in recipe["blocks"]:
+        for b in blocks:
             for t in block_texts(r, b):
                 seen.setdefault(t, None)
+    for texts in (recipe.get("prototypes") or {}).values():
+        for t in texts:
+            seen.setdefault(t, None)
     return list(seen)
 
 
 def feature_dim(recipe: dict[str, Any], emb_dim: int) -> int:
-    return emb_dim * len(recipe["blocks"]) + (len(STRUCTURED_NAMES) if recipe.get("structured") else 0)
+    return emb_dim * len(recipe["blocks"]) + _extra_dim(recipe)
 
 
 def build_matrix(
@@ -297,9 +340,19 @@ def build_matrix(
     """
     lookup = vectors.__getitem__ if isinstance(vectors, dict) else vectors
     blocks = recipe["blocks"]
-    n_struct = len(STRUCTURED_NAMES) if recipe.get("structured") else 0
+    snames = structured_names(recipe)
+    keep = [STRUCTURED_NAMES.index(n) for n in snames]
     w = float(recipe.get("structured_weight", 1.0))
-    out = np.zeros((len(records), emb_dim * len(blocks) + n_struct), dtype=np.float32)
+    rw = float(recipe.get("relational_weight", 1.0))
+    protos = recipe.get("prototypes") or {}
+    proto_mats = [np.stack([lookup(t) for t in texts]) for texts in protos.values()]
+    proto_means = []
+    for m in proto_mats:
+        v = m.mean(axis=0)
+        proto_means.append(v / max(float(np.linalg.norm(v)), 1e-9))
+    P = np.stack(proto_means) if proto_means else None
+    base = emb_dim * len(blocks)
+    out = np.zeros((len(records), base + _extra_dim(recipe)), dtype=np.float32)
     for i, r in enumerate(records):
         for j, b in enumerate(blocks):
             texts = block_texts(r, b)
@@ -313,6 +366,48 @@ def build_matrix(
                 if nrm > 0:
                     v = v / nrm
             out[i, j * emb_dim : (j + 1) * emb_dim] = v
-        if n_struct:
-            out[i, emb_dim * len(blocks) :] = np.asarray(structured_features(r), dtype=np.float32) * w
+        col = base
+        if snames:
+            feats = structured_features(r)
+            out[i, col : col + len(keep)] = np.asarray([feats[k] for k in keep], dtype=np.float32) * w
+            col += len(keep)
+        if recipe.get("relational") or P is not None:
+            name_v = lookup(block_texts(r, "name")[0])
+        if recipe.get("relational"):
+            out[i, col : col + len(RELATIONAL_NAMES)] = np.asarray(_relational(r, name_v, lookup)) * rw
+            col += len(RELATIONAL_NAMES)
+        if P is not None:
+            out[i, col : col + len(proto_mats)] = (P @ name_v) * rw
+            out[i, col + len(proto_mats) : col + 2 * len(proto_mats)] = (
+                np.asarray([float((m @ name_v).max()) for m in proto_mats]) * rw
+            )
     return out
+
+
+def _relational(r: FolderRecord, name_v: np.ndarray, lookup: Callable[[str], np.ndarray]) -> list[float]:
+    """How the name relates to its neighbours: library-independent structure.
+
+    A variant of a subject is close to its parent; items of one category are close to each
+    other (high sibling cohesion); a category folder's children are a coherent set.
+    """
+    par = block_texts(r, "parent")
+    sib = [lookup(t) for t in block_texts(r, "siblings")]
+    ch = [lookup(t) for t in block_texts(r, "children")]
+
+    def cohesion(vs: list[np.ndarray]) -> float:
+        if len(vs) < 2:
+            return 0.0
+        m = np.stack(vs)
+        g = m @ m.T
+        n = len(vs)
+        return float((g.sum() - np.trace(g)) / (n * (n - 1)))
+
+    s_sims = [float(name_v @ v) for v in sib]
+    return [
+        float(name_v @ lookup(par[0])) if par else 0.0,
+        float(np.mean(s_sims)) if s_sims else 0.0,
+        float(np.max(s_sims)) if s_sims else 0.0,
+        float(np.mean([float(name_v @ v) for v in ch])) if ch else 0.0,
+        cohesion(sib),
+        cohesion(ch),
+    ]

@@ -201,7 +201,7 @@ def load_model_folder(
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().resolve()
     if not path.exists():
         raise UserError(
             f"There is no model folder at {path}. Train one (python organizer.py model train "

@@ -1,8 +1,8 @@
 """Model jobs: evaluate the baseline, zero-shot, train, predict every folder.
 
-torch and sentence-transformers are imported inside these worker bodies (through
-``engine.models.*``), on the worker thread, the first time a model job runs: the
-window never waits for them at start.
+Each runs in a child process (:mod:`fsorg_desktop.procjob`): importing torch and running
+the model there can never hold the UI thread's interpreter lock, and the window does not
+even load torch. The engine functions are called exactly as the CLI calls them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from engine.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
+from fsorg_desktop.procjob import in_process
 
 
 def default_model_path(settings: StorageSettings) -> Path:
@@ -22,14 +23,9 @@ def train_op(
     runner: JobRunner, settings: StorageSettings, config, model_path: str | None, on_done: OnDone,
     *, label_run_id: int | None = None,
 ) -> JobState:
-    def work(progress, should_stop):
-        from engine.models.training import train_model
-
-        return train_model(
-            settings, config, label_run_id=label_run_id, model_path=model_path,
-            progress=progress, should_stop=should_stop,
-        )
-
+    work = in_process(
+        "engine.models.training:train_model", settings, config, label_run_id=label_run_id, model_path=model_path
+    )
     return runner.run(work, on_done, title="Train model", pool=Pool.JOBS)
 
 
@@ -38,24 +34,14 @@ def predict_op(
     model_path: str | None = None, label_run_id: int | None = None, title: str = "Predict all folders",
 ) -> JobState:
     """``engine.models.prediction.predict``: the baseline (``config.use_baseline``) or a trained model."""
-
-    def work(progress, should_stop):
-        from engine.models.prediction import predict
-
-        return predict(
-            settings, config, model_path=model_path, label_run_id=label_run_id,
-            progress=progress, should_stop=should_stop,
-        )
-
+    work = in_process(
+        "engine.models.prediction:predict", settings, config, model_path=model_path, label_run_id=label_run_id
+    )
     return runner.run(work, on_done, title=title, pool=Pool.JOBS)
 
 
 def zero_shot_op(
     runner: JobRunner, settings: StorageSettings, config, on_done: OnDone, *, label_run_id: int | None = None,
 ) -> JobState:
-    def work(progress, should_stop):
-        from engine.models.prediction import zero_shot
-
-        return zero_shot(settings, config, label_run_id=label_run_id, progress=progress, should_stop=should_stop)
-
+    work = in_process("engine.models.prediction:zero_shot", settings, config, label_run_id=label_run_id)
     return runner.run(work, on_done, title="Zero-shot evaluation", pool=Pool.JOBS)

@@ -1,0 +1,136 @@
+"""Run an engine job in a child process, so its imports and number crunching can never
+hold the UI thread's GIL.
+
+Why: a worker *thread* shares the interpreter lock with the UI thread. Importing torch or
+sentence-transformers and loading a model hold it in C for up to a quarter of a second at
+a time (measured: 250 ms stalls), which freezes the window. A ``spawn``ed child has its own
+interpreter: the UI thread only reads progress messages from a queue.
+
+The job keeps the engine's shape: :func:`in_process` returns a worker body
+``work(progress, should_stop)`` for :func:`fsorg_desktop.jobs.run_job`. Progress and
+the result come back through a queue; Cancel sets an event the child's ``should_stop``
+reads; an error comes back as the same kind (``Cancelled``, ``UserError`` with its
+details) or as :class:`WorkerError` carrying the child's traceback. This module imports
+no Qt, so the child starts lean.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from engine.jobs import Cancelled, UserError
+
+PROGRESS_INTERVAL_S = 0.05
+# After Cancel, a child that has not stopped within this many seconds is terminated. The
+# engine's writes are transactions and its model saves are atomic renames, so nothing is
+# left half-written; this only guarantees that closing the window never hangs.
+CANCEL_GRACE_S = 15.0
+
+
+class WorkerError(Exception):
+    """An unexpected error in the child process; ``type_name`` is the original class."""
+
+    def __init__(self, type_name: str, message: str, tb: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self._fsorg_traceback = tb
+
+
+def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in the child
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            q.put(("progress", float(fraction), str(message)))
+
+    try:
+        module, name = target.split(":")
+        fn = getattr(importlib.import_module(module), name)
+        result = fn(*args, progress=progress, should_stop=stop.is_set, **kwargs)
+        q.put(("result", result))
+    except Cancelled as e:
+        q.put(("cancelled", str(e)))
+    except UserError as e:
+        q.put(("user_error", str(e), e.details))
+    except BaseException as e:  # noqa: BLE001 - everything must reach the parent
+        q.put(("error", type(e).__name__, str(e), traceback.format_exc()))
+
+
+def in_process(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """A worker body that runs ``module:function(*args, **kwargs, progress=, should_stop=)``
+    in a spawned child process and returns its (picklable) result."""
+
+    def work(progress, should_stop):
+        ctx = multiprocessing.get_context("spawn")
+        q = ctx.Queue()
+        stop = ctx.Event()
+        proc = ctx.Process(target=_child, args=(q, stop, target, args, kwargs), daemon=True, name="fsorg-job")
+        proc.start()
+        stopped_at: float | None = None
+        try:
+            while True:
+                if should_stop() and not stop.is_set():
+                    stop.set()
+                    stopped_at = time.monotonic()
+                if stopped_at is not None and time.monotonic() - stopped_at > CANCEL_GRACE_S:
+                    proc.terminate()
+                    raise Cancelled(f"Stopped (the job did not respond to Cancel within {CANCEL_GRACE_S:.0f} s).")
+                try:
+                    msg = q.get(timeout=0.1)
+                except queue.Empty:
+                    if not proc.is_alive():
+                        try:
+                            msg = q.get(timeout=0.5)
+                        except queue.Empty:
+                            raise WorkerError(
+                                "ProcessExit",
+                                f"the background process stopped unexpectedly (exit code {proc.exitcode}); "
+                                "it may have run out of memory",
+                                "",
+                            ) from None
+                    else:
+                        continue
+                kind = msg[0]
+                if kind == "progress":
+                    if not stop.is_set():
+                        progress(msg[1], msg[2])
+                elif kind == "result":
+                    return msg[1]
+                elif kind == "cancelled":
+                    raise Cancelled(msg[1])
+                elif kind == "user_error":
+                    raise UserError(msg[1], details=msg[2])
+                else:
+                    raise WorkerError(msg[1], msg[2], msg[3])
+        finally:
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+            q.close()
+
+    return work
+
+
+# --------------------------------------------------------------- adapters run in the child
+# Engine functions that take an open ``Databases`` get a wrapper taking the (picklable)
+# ``StorageSettings``; the child opens and closes its own connections.
+
+
+def extract_features_job(settings, snapshot_id: int, config, *, progress, should_stop):
+    from engine.features import extract_features
+    from engine.storage import Databases
+
+    dbs = Databases.open(settings)
+    try:
+        return extract_features(dbs, snapshot_id, config, progress=progress, should_stop=should_stop)
+    finally:
+        dbs.dispose()
