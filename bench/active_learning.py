@@ -166,6 +166,12 @@ def curves(settings, run_id: int, args) -> None:
         if held > 0:
             print(_reach(res, heldout=True))
         print(_reach(res, heldout=False))
+        for n in (150, 250):
+            cls = {k: next((p.classes for p in v if p.n_labels == n), ()) for k, v in res.series.items()}
+            print(
+                f"  classes scored at {n} labels (seed {seeds[0]}): "
+                + "; ".join(f"{k}: {', '.join(c)}" for k, c in cls.items())
+            )
     if args.png:
         draw_png(results, Path(args.png), args.heldout)
         print(f"plot written to {args.png}")

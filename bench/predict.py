@@ -59,6 +59,7 @@ def main() -> int:
     ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "fsorg-bench-predict", "data"))
     ap.add_argument("--model-path", help="a trained model folder (default: the shipped baseline)")
     ap.add_argument("--warm-runs", type=int, default=2)
+    ap.add_argument("--keep-cache", action="store_true", help="skip the cold run: measure warm runs only")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out-csv", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -96,13 +97,14 @@ def main() -> int:
         key = load_model_folder(a.model_path, taxonomy=list(label_names())).body_key
     else:
         key = B.body_key(B.resolve_base_model(None))
-    with dbs.training.begin() as c:
-        c.execute(delete(S.embedding_cache).where(S.embedding_cache.c.model_key == key))
+    if not a.keep_cache:
+        with dbs.training.begin() as c:
+            c.execute(delete(S.embedding_cache).where(S.embedding_cache.c.model_key == key))
     dbs.dispose()
     load = os.getloadavg()
     print(f"{len(recs):,} folders, {n_texts:,} distinct texts to embed; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     out_csv = str(Path(a.data).parent / "predictions.csv")
-    for i in range(1 + a.warm_runs):
+    for i in range(0 if not a.keep_cache else 1, 1 + a.warm_runs):
         which = "cold" if i == 0 else f"warm{i}"
         cmd = [sys.executable, __file__, "--child", "--data", a.data, "--out-csv", out_csv]
         if a.model_path:

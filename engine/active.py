@@ -329,15 +329,6 @@ class Proposal:
     p_second: float
 
 
-def _labelled_ids(training: Engine, label_run_id: int | None = None) -> dict[int, str]:
-    from engine.labels import load_labels, newest_label_run_id
-
-    run = label_run_id if label_run_id is not None else newest_label_run_id(training)
-    if run is None:
-        return {}
-    return {r.folder_id: r.label for r in load_labels(training, run)}
-
-
 def select_uncertain(
     settings: StorageSettings,
     *,
@@ -354,8 +345,8 @@ def select_uncertain(
 ) -> list[Proposal]:
     """The ``n`` unlabelled folders to label next, most informative first.
 
-    ``candidate_ids``: the folders to choose from (default: every folder of ``snapshot_id``
-    or of the newest featured snapshot, minus those labelled in the newest label run).
+    ``candidate_ids``: the folders to choose from (default: every folder below the root of
+    ``snapshot_id``, or of the newest featured snapshot, minus the labelled ones).
     ``model``: a LoadedModel or a model folder (default: the newest trained model, else the
     shipped baseline). ``probs``: precomputed probabilities (rows = ``candidate_ids``, columns
     = the model's labels) to skip the head; embeddings still come from the model's body.
@@ -363,14 +354,17 @@ def select_uncertain(
     from engine.models.data import load_records, require_features
     from engine.storage import Databases
 
-    progress(0.0, "loading the model")
+    progress(0.0, "finding unlabelled folders")
     dbs = Databases.open(settings)
     try:
-        loaded = load_model(dbs.training, model)
-        enc = model_encoder(loaded)
         if candidate_ids is None:
+            if probs is not None:
+                raise ValueError("probs needs candidate_ids (its rows)")
+            from engine.browse import labels_for_snapshot
+
             snap = snapshot_id if snapshot_id is not None else require_features(dbs.training)
-            labelled = set(_labelled_ids(dbs.training))
+            # labels made on an older scan of the same root count too (matched by path)
+            labelled = set(labels_for_snapshot(settings, snap)[1])
             records = [
                 r
                 for r in load_records(dbs.training, snapshot_id=snap)
@@ -384,6 +378,9 @@ def select_uncertain(
         if not records:
             raise UserError("Every folder is already labelled: there is nothing left to propose.")
         check_stop(should_stop)
+        progress(0.02, "loading the model")
+        loaded = load_model(dbs.training, model)
+        enc = model_encoder(loaded)
         X = feature_matrix(
             dbs.training, records, enc, progress=wrap_progress(progress, 0.05, 0.9), should_stop=should_stop
         )

@@ -120,6 +120,10 @@ class TrainConfig(_Base):
     hardneg_labels: list[str] | None = field(default=None, metadata=_rng(nullable=True))
     positives_per_anchor: int = field(default=1, metadata=_rng(0, 1000))
     head_c: float = field(default=1.0, metadata=_rng(1e-6, 1e6))
+    refit_on_all_labels: bool = field(
+        default=True,
+        metadata=_rng(help="after the held-out report, refit the head on every labelled folder (test split included)"),
+    )
 
 
 @dataclass

@@ -188,7 +188,10 @@ class _Runnable(QRunnable):
 
     def run(self) -> None:  # worker thread
         state = self._state
-        state._worker_started.emit()
+        try:
+            state._worker_started.emit()
+        except RuntimeError:  # the app is shutting down and the state is gone: nobody to tell
+            return
         result: Any = None
         error: BaseException | None = None
         try:
@@ -199,7 +202,10 @@ class _Runnable(QRunnable):
             if not getattr(e, "_fsorg_traceback", None):  # a child process's error brings its own
                 e._fsorg_traceback = traceback.format_exc()  # type: ignore[attr-defined]
             error = e
-        state._worker_done.emit(result, error)
+        try:
+            state._worker_done.emit(result, error)
+        except RuntimeError:  # shutting down: the receiver is gone, the result has no reader
+            pass
 
 
 class JobRunner(QObject):

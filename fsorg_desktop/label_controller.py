@@ -75,6 +75,7 @@ class LabelController(QObject):
         self._undo = QUndoStack(self)
         self._unsaved: dict[int, str | None] = {}
         self._saving = 0
+        self._paused = 0
         try:
             self._labeler = getpass.getuser()
         except Exception:  # noqa: BLE001 - no user name on some systems
@@ -130,6 +131,11 @@ class LabelController(QObject):
         def done(result, error) -> None:
             if error is None:
                 self._run_id, self._labels = result
+                for fid, lab in self._unsaved.items():  # edits held back during an import
+                    if lab is None:
+                        self._labels.pop(fid, None)
+                    else:
+                        self._labels[fid] = lab
                 self._undo.clear()
                 self.labels_reset.emit()
             if on_done is not None:
@@ -152,8 +158,17 @@ class LabelController(QObject):
         self.labels_changed.emit(list(changes))
         self._save()
 
+    def pause_saving(self) -> None:
+        """Hold label writes while a job replaces the newest label run (a CSV import), so
+        an edit can never land in the run being superseded; the window keeps showing it."""
+        self._paused += 1
+
+    def resume_saving(self) -> None:
+        self._paused = max(0, self._paused - 1)
+        self._save()
+
     def _save(self) -> None:
-        if self._dbs is None or self._snapshot_id is None or not self._unsaved:
+        if self._dbs is None or self._snapshot_id is None or not self._unsaved or self._paused:
             return
         batch, self._unsaved = self._unsaved, {}
         dbs, snap, who = self._dbs, self._snapshot_id, self._labeler

@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._model_path: str | None = None
         self.results_panel = None  # fsorg_desktop.views.results_view.ResultsPanel, per library
         self._results_pending: int | None = None  # an eval run to show when the tab is opened
+        self._results_widened = False
 
         self.undo_group = QUndoGroup(self)
         self.labels = LabelController(None, None, runner=self.runner, parent=self)
@@ -282,7 +283,7 @@ class MainWindow(QMainWindow):
 
         lib_ops.open_library_op(self.runner, storage, done, root=root)
 
-    def adopt(self, state: LibraryState, *, snapshot_changed: bool = True) -> None:
+    def adopt(self, state: LibraryState) -> None:
         """Show ``state`` (UI thread): swap the label controller, the browser and the page."""
         old = self.state
         self.state = state
@@ -319,6 +320,9 @@ class MainWindow(QMainWindow):
             self.sample_model.set_rows([])
             sample_ops.load_sample_op(self.runner, state.settings, snap.id, self._on_sample_loaded(snap.id))
             QTimer.singleShot(0, self, self._announce_tree_ready)
+            if not state.has_features and not any(j.title == "Extract features" for j in self.runner.running()):
+                # A fresh scan, or a library closed before its extraction finished.
+                self.extract_features(state)
         self._refresh_recent_menu()
         self._update_label_status()
         self._update_enabled()
@@ -397,6 +401,15 @@ class MainWindow(QMainWindow):
     def _on_side_tab_changed(self, _index: int) -> None:
         if self.side_tabs.currentWidget() is self._results_scroll:
             panel = self.ensure_results_panel()
+            if panel is not None and not self._results_widened:
+                # The charts want more room than the sample table: widen the side once per
+                # session (up to half the window), never against a later choice of the user.
+                self._results_widened = True
+                sizes = self.splitter.sizes()
+                total = sum(sizes)
+                right = min(max(sizes[1], panel.sizeHint().width() + 20), int(total * 0.5))
+                if right > sizes[1]:
+                    self.splitter.setSizes([total - right, right])
             if panel is not None and self._results_pending is not None:
                 pending, self._results_pending = self._results_pending, None
                 self._apply_model_results(panel, pending)
@@ -474,8 +487,7 @@ class MainWindow(QMainWindow):
                 if err is not None:
                     self.dialogs.error("Could not open the new snapshot", err, "Opening the snapshot")
                     return
-                self.adopt(state)
-                self.extract_features(state)
+                self.adopt(state)  # starts feature extraction: a new snapshot has none yet
 
             lib_ops.open_library_op(self.runner, storage, opened, snapshot_id=result.snapshot_id)
 
@@ -747,10 +759,11 @@ class MainWindow(QMainWindow):
             dlg.fileSelected.connect(lambda p: self.import_csv(p) if p else None)
             self.dialogs._keep(dlg)
             return None
-        self.labels.flush()
+        ctl = self.labels
 
         def done(result, error) -> None:
             if error is not None:
+                ctl.resume_saving()
                 if isinstance(error, Cancelled):
                     return
                 if isinstance(error, UserError) and (getattr(error, "problems", None) or error.details):
@@ -758,7 +771,7 @@ class MainWindow(QMainWindow):
                 else:
                     self.dialogs.error("The CSV was not imported", error, "Importing the CSV")
                 return
-            self.labels.reload()
+            ctl.reload(on_done=lambda *_: ctl.resume_saving())
             extra = []
             if result.carried_over:
                 extra.append(f"{result.carried_over:,} earlier labels carried over")
@@ -771,7 +784,16 @@ class MainWindow(QMainWindow):
                 informative="; ".join(extra) + ("." if extra else ""),
             )
 
-        return sample_ops.import_csv_op(self.runner, self.state.settings, path, done)
+        settings = self.state.settings
+        box: dict[str, JobState] = {}
+
+        def start() -> None:
+            # Edits made while the import runs are held and saved into the new run after it.
+            ctl.pause_saving()
+            box["job"] = sample_ops.import_csv_op(self.runner, settings, path, done)
+
+        self._after_labels_saved(start)
+        return box.get("job")
 
     # ------------------------------------------------------------------------------ models
     def _after_labels_saved(self, fn) -> None:
@@ -1041,8 +1063,8 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.dialogs.close_all()
         event.accept()
+        self.runner.wait(5000)  # quick reads still in flight (nothing long is running now)
         if self.state is not None:
-            self.runner.wait(5000)
             self.tree_model.set_browser(None)
             self.state.dbs.dispose()
 
@@ -1069,4 +1091,4 @@ def _py_version() -> str:
     return platform.python_version()
 
 
-__all__ = ["MainWindow", "dropped_folder", "UserError"]
+__all__ = ["MainWindow", "dropped_folder"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import queue
 import time
 import traceback
@@ -42,7 +43,22 @@ class WorkerError(Exception):
         self._fsorg_traceback = tb
 
 
+def _lower_priority() -> None:
+    """Run below the window: on a 2-core laptop a training run saturates every core, and
+    the UI thread must still get one the moment it needs to draw."""
+    try:
+        if hasattr(os, "nice"):
+            os.nice(10)
+        else:  # Windows
+            import psutil
+
+            psutil.Process().nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+    except Exception:  # noqa: BLE001 - a priority we cannot lower is not a reason to fail
+        pass
+
+
 def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in the child
+    _lower_priority()
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:

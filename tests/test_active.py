@@ -535,6 +535,40 @@ def test_learning_curves_replay_a_label_run(dev_full):
         A.learning_curves(dev_full["settings"], label_run_id=dev_full["run_id"], should_stop=lambda: True)
 
 
+def test_abstention_on_dev_out_of_fold_predictions(dev_full):
+    """Thresholds chosen on one half of the dev labels (out-of-fold probabilities, frozen body)
+    and applied to the other half: fewer predictions kept, and the kept ones more often right."""
+    from engine.labels import load_labels
+    from engine.models.data import load_records
+    from engine.taxonomy import label_names
+
+    settings = dev_full["settings"]
+    rows = _labels(settings, dev_full["run_id"], load_labels)
+    dbs = Databases.open(settings)
+    try:
+        recs = {r.folder_id: r for r in load_records(dbs.training, folder_ids=[r.folder_id for r in rows])}
+        X = A.feature_matrix(dbs.training, [recs[r.folder_id] for r in rows], A.base_encoder())
+    finally:
+        dbs.dispose()
+    y = [r.label for r in rows]
+    labels = [lb for lb in label_names() if lb in set(y)]
+    half = A.stratified_folds(y, 2, seed=1)
+    a = [i for i in range(len(y)) if half[i] == 0]
+    b = [i for i in range(len(y)) if half[i] == 1]
+    th = A.thresholds_from_oof(X[a], [y[i] for i in a], labels, target_precision=0.95)
+    assert set(th) == set(labels) and all(0.0 <= v <= 1.0 for v in th.values())
+    P_b = A.fit_predict_head(X[a], [y[i] for i in a], X[b], labels)
+    y_b = [y[i] for i in b]
+    plain = A.coverage_curve(P_b, y_b, labels, [0.0])[0]
+    kept = A.abstention_report(P_b, y_b, labels, th)
+    assert plain.coverage == 1.0 and 0.3 < kept.coverage < 1.0
+    assert kept.accuracy > plain.accuracy
+    curve = A.coverage_curve(P_b, y_b, labels)
+    covs = [p.coverage for p in curve]
+    assert covs == sorted(covs, reverse=True)
+    assert curve[-1].accuracy >= curve[0].accuracy
+
+
 def test_select_uncertain_without_candidates_is_a_clear_error(dev_full):
     with pytest.raises(UserError, match="already labelled"):
         A.select_uncertain(dev_full["settings"], n=5)

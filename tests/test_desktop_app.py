@@ -25,12 +25,43 @@ from fsorg_desktop.synthetic import make_snapshot
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_WINDOWS: list[MainWindow] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_jobs_after_test():
+    """Every job a test's windows started is finished before the next test begins."""
+    yield
+    while _WINDOWS:
+        w = _WINDOWS.pop()
+        w.runner.cancel_all()
+        w.runner.drain(30_000)
+
+
 def make_window(qtbot, tmp_path, storage, ini="s.ini") -> MainWindow:
     w = MainWindow(storage, app_settings=AppSettings(QSettings(str(tmp_path / ini), QSettings.Format.IniFormat)))
     w.dialogs.confirm = lambda title, text: True
     qtbot.addWidget(w)
     w.show()
+    _WINDOWS.append(w)
     return w
+
+
+def test_library_without_features_gets_them_on_open(qtbot, tmp_path):
+    storage = StorageSettings.from_storage_arg(tmp_path / "data")
+    make_snapshot(storage, 40, (4, 9), with_predictions=False)
+    w = make_window(qtbot, tmp_path, storage)
+    with qtbot.waitSignal(w.runner.job_started, timeout=10_000) as started:
+        w.open_storage(storage)
+    job = started.args[0]
+    assert job.title == "Extract features"
+    with qtbot.waitSignal(job.finished, timeout=120_000):
+        pass
+    assert job.status is JobStatus.DONE, job.error
+    assert w.state.has_features
+    root = w.tree_model.index(0, 0)
+    qtbot.waitUntil(lambda: w.tree_model.row_for(w.tree_model.index(0, 0, root)).predicted_by == "heuristic",
+                    timeout=10_000)
 
 
 def test_start_does_not_import_torch():

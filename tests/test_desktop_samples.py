@@ -212,15 +212,19 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
         w.writeheader()
         w.writerows(rows)
     job = window.import_csv(str(good))
+    # A label made while the import runs is held, shown, and saved into the run after it.
+    window.labels.set_labels([ids[11]], "asset_type")
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     qtbot.waitUntil(lambda: window.labels.label_of(ids[3]) == "descriptor", timeout=10_000)
+    assert window.labels.label_of(ids[11]) == "asset_type"
     box = next(d for d in window.dialogs.open_dialogs if isinstance(d, QMessageBox) and d.windowTitle() == "Labels imported")
-    run = list_label_runs(window.state.dbs.training)[-1]
+    run = next(r for r in list_label_runs(window.state.dbs.training) if r.source.startswith("csv"))
     assert f"label run #{run.id}" in box.text() and "Added 5 labels" in box.text()
     assert isinstance(box, QDialog)
     # Labelling after the import goes to a new app run that carries the CSV run over.
     window.labels.set_labels([ids[10]], "unknown")
     labels = saved_labels(qtbot, window)
     assert labels[ids[10]] == "unknown" and labels[ids[3]] == "descriptor" and labels[ids[0]] == "other"
+    assert labels[ids[11]] == "asset_type"
     assert list_label_runs(window.state.dbs.training)[-1].source == "app"

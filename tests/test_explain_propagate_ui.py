@@ -177,4 +177,9 @@ def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured)
     assert view._nearest.count() == 0 and view.message()
     view.clear()
     assert view.folder_id is None and not view.message()
+    # After a training the main window hands over the new model; the shown folder is redone.
+    view.show_folder(fid)
+    with qtbot.waitSignal(view.explanation_shown, timeout=60_000) as sig3:
+        view.set_model(None)
+    assert sig3.args[0].folder_id == fid
     runner.drain()

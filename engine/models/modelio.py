@@ -155,6 +155,7 @@ def save_model_folder(
                 if p.is_file():
                     files[p.relative_to(tmp).as_posix()] = _sha256(p)
         save_file({"coef": head.coef, "intercept": head.intercept}, str(tmp / HEAD))
+        os.chmod(tmp / HEAD, 0o644)  # safetensors writes 0600; a shipped/shared model must be readable
         files[HEAD] = _sha256(tmp / HEAD)
         if report is not None:
             (tmp / REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -327,7 +327,8 @@ def predict(
             probs = np.zeros((0, len(model.labels)), np.float32)
         del vectors
         trained_on = model.metadata.get("label_run_id")
-        title = _title(model.kind, split, target, trained_on)
+        refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))
+        title = _title(model.kind, split, target, trained_on, refit)
         run_id, report, eval_id, csv_path = store_and_report(
             dbs,
             kind=model.kind,
@@ -350,11 +351,11 @@ def predict(
         dbs.dispose()
 
 
-def _title(kind: str, split: str | None, target: _Target, trained_on: Any) -> str:
+def _title(kind: str, split: str | None, target: _Target, trained_on: Any, refit: bool = False) -> str:
     name = {"finetuned": "FINE-TUNED MODEL", "baseline": "BASELINE", "zero_shot": "ZERO-SHOT"}.get(kind, kind)
     where = f"split '{split}'" if split else "labelled folders"
     title = f"{name} EVALUATION ({where}, label run {target.label_run_id})"
-    if kind == "finetuned" and trained_on == target.label_run_id and split != "test":
+    if kind == "finetuned" and trained_on == target.label_run_id and (split != "test" or refit):
         title += " - includes folders the model was trained on"
     return title
 

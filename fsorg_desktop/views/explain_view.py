@@ -130,6 +130,18 @@ class ExplainView(QWidget):
         self._job = run_job(work, done, pool=Pool.READ, runner=self._runner)
         self._job.progress_changed.connect(self._on_progress)
 
+    def set_model(self, model: Any = None) -> None:
+        """Explain with ``model`` from now on (a LoadedModel or a model folder; None = the newest
+        trained model, else the baseline): call it after a training finishes."""
+        from engine.active import Explainer
+
+        if self._job is not None and not self._job.is_finished:
+            self._job.discard()
+        self._explainer = Explainer(self._explainer.settings, model)
+        self._lock = threading.Lock()
+        if self._folder_id is not None:
+            self.show_folder(self._folder_id)
+
     def clear(self) -> None:
         if self._job is not None and not self._job.is_finished:
             self._job.discard()

@@ -101,7 +101,7 @@ class FolderTreeView(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FILES, 60), (COL_PREDICTED, 150), (COL_CONFIDENCE, 80), (COL_LABEL, 150)):
+        for col, width in ((COL_FILES, 55), (COL_PREDICTED, 135), (COL_CONFIDENCE, 80), (COL_LABEL, 135)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
 
