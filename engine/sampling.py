@@ -37,7 +37,7 @@ from sqlalchemy.exc import OperationalError
 from engine.config import SPLITS, ApplyClassificationsConfig, GenerateSamplesConfig
 from engine.csvio import read_csv, write_csv
 from engine.features import database_busy_error
-from engine.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress
+from engine.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress, wrap_progress
 from engine.labels import LabelRow, create_label_run, load_labels, newest_label_run_id, set_labels
 from engine.snapshots import resolve_snapshot
 from engine.storage import Databases
@@ -323,11 +323,6 @@ def generate_samples(
 ) -> SampleResult:
     """Pick ``config.sample_size`` folders of a snapshot and write the samples CSV."""
     config = config or GenerateSamplesConfig()
-    if config.strategy == "uncertainty":
-        raise UserError(
-            "The 'uncertainty' sampling strategy is not available yet (it needs a trained model). "
-            'Use strategy "diverse" in the config, or leave --strategy out.'
-        )
     snap = resolve_snapshot(dbs.index, snapshot_id)
     if not _has_features(dbs, snap.id):
         raise UserError(
@@ -351,7 +346,23 @@ def generate_samples(
             "already labelled. Widen the depth range, or train a model on your labels."
         )
     progress(0.3, f"picking {min(config.sample_size, len(fresh)):,} of {len(fresh):,} folders")
-    picked = select_samples(fresh, config.sample_size, config.diversity_factor, config.seed)
+    if config.strategy == "uncertainty":
+        # The folders the current model (newest trained, else the baseline) hesitates on most,
+        # spread over parents and name clusters: see engine.active.select_uncertain.
+        from engine.active import select_uncertain
+
+        proposals = select_uncertain(
+            dbs.settings,
+            n=config.sample_size,
+            candidate_ids=[c.folder_id for c in fresh],
+            snapshot_id=snap.id,
+            progress=wrap_progress(progress, 0.3, 0.8),
+            should_stop=should_stop,
+        )
+        by_id = {c.folder_id: c for c in fresh}
+        picked = [by_id[p.folder_id] for p in proposals if p.folder_id in by_id]
+    else:
+        picked = select_samples(fresh, config.sample_size, config.diversity_factor, config.seed)
     check_stop(should_stop)
     picked.sort(key=lambda c: c.rel_path.casefold())  # siblings side by side: easier to label
     progress(0.8, "writing the CSV")
