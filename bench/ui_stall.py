@@ -151,7 +151,7 @@ def main() -> int:
         wait(app, lambda: win.state is not None and win.state.has_features, 1800)
 
     step("scan + extract features", scan)
-    step("generate 200 samples", lambda: win._start_generate(load_config("generate_samples")))
+    step("generate 200 samples", lambda: win.sample_actions.start_generate(load_config("generate_samples")))
 
     # Label the sample from the dev set's reference labels (paths relative to the library).
     ref = {}
@@ -168,10 +168,10 @@ def main() -> int:
     wait(app, lambda: not win.labels.is_saving(), 30)
     print(f"  labelled {sum(map(len, by_label.values()))} sample folders")
 
-    step("evaluate baseline", win.evaluate_baseline)
+    step("evaluate baseline", win.model_actions.evaluate_baseline)
     cfg = load_config("train").update(max_steps=args.train_steps)
-    win._model_path = str(data / "models" / "bench_model")
-    step("train (+ predict all folders)", lambda: win._start_training(cfg, win._model_path))
+    win.model_actions.model_path = str(data / "models" / "bench_model")
+    step("train (+ predict all folders)", lambda: win.model_actions.start_training(cfg, win.model_actions.model_path))
     win.dialogs.close_all()
     probe.timer.stop()
     print(f"total {time.monotonic() - t_all:.0f} s; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

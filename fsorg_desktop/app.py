@@ -120,6 +120,8 @@ def _screenshot(app, window, storage: StorageSettings, out: Path) -> int:
     """Open ``storage``, wait for the tree (or the drop zone) to be drawn, save, exit 0."""
     from PySide6.QtCore import QEventLoop, QTimer
 
+    window.auto_extract = False  # a screenshot only looks; it never starts writing jobs
+    window.dialogs.confirm = lambda title, text: True  # and never waits on a question
     window.resize(1280, 800)
     window.show()
     loop = QEventLoop()
@@ -148,5 +150,7 @@ def _screenshot(app, window, storage: StorageSettings, out: Path) -> int:
         print(f"error: could not write {out}", file=sys.stderr)
         return 1
     print(f"saved {out} ({time.monotonic() - t0:.2f} s after opening)")
+    window.runner.cancel_all()
+    window.runner.wait(30_000)
     window.close()
     return 0

@@ -81,7 +81,8 @@ class DialogHost(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _keep(self, dlg: QDialog) -> QDialog:
+    def keep(self, dlg: QDialog) -> QDialog:
+        """Show ``dlg`` without blocking (``open()``) and hold it until it closes."""
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.open_dialogs.append(dlg)
         dlg.finished.connect(lambda _=0, d=dlg: self.open_dialogs.remove(d) if d in self.open_dialogs else None)
@@ -104,7 +105,7 @@ class DialogHost(QObject):
         if details:
             box.setDetailedText(details)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._keep(box)
+        self.keep(box)
         return box
 
     def error(self, title: str, error: BaseException, doing: str) -> QMessageBox:
@@ -116,6 +117,11 @@ class DialogHost(QObject):
         problems = [
             (p.line, getattr(p, "column", ""), p.value, p.reason) for p in (getattr(error, "problems", None) or [])
         ] or _problems_from_details(error.details or "")
+        # Rows about a line go in the table; general advice below it (the CLI's "run
+        # apply-classifications again" is said in the app's own words in the heading).
+        notes = [p[3] for p in problems if p[0] == "" and "apply-classifications" not in p[3]]
+        problems = [p for p in problems if p[0] != ""]
+        show_column = any(p[1] for p in problems)
         dlg = QDialog(self._parent)
         dlg.setObjectName("csvProblems")
         dlg.setWindowTitle("The CSV was not imported")
@@ -131,17 +137,28 @@ class DialogHost(QObject):
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for i, p in enumerate(problems):
             for j, v in enumerate(p):
-                table.setItem(i, j, QTableWidgetItem("" if v is None else str(v)))
+                item = QTableWidgetItem("" if v is None else str(v))
+                item.setToolTip(item.text())
+                table.setItem(i, j, item)
         table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        table.setColumnHidden(1, not show_column)
+        table.setWordWrap(True)
         table.resizeColumnsToContents()
+        table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        note = QLabel("<br>".join(notes))
+        note.setWordWrap(True)
+        note.setVisible(bool(notes))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(dlg.reject)
         lay = QVBoxLayout(dlg)
         lay.addWidget(head)
         lay.addWidget(table, 1)
+        lay.addWidget(note)
         lay.addWidget(buttons)
         dlg.resize(760, 420)
-        self._keep(dlg)
+        table.resizeRowsToContents()  # after the final width, so long reasons wrap
+        self.keep(dlg)
+        table.resizeRowsToContents()
         return dlg
 
     def close_all(self) -> None:

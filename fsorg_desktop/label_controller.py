@@ -17,7 +17,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterable, Mapping
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine import browse
@@ -191,6 +191,15 @@ class LabelController(QObject):
                 )
 
         run_job(work, done, pool=Pool.LABELS, runner=self._runner)
+
+    def when_saved(self, fn) -> None:
+        """Run ``fn`` (on the UI thread) once every edit is in the database: jobs that read
+        labels (training, an import that carries them over) must see the last key press."""
+        self._save()
+        if not self.is_saving():
+            fn()
+            return
+        QTimer.singleShot(50, self, lambda: self.when_saved(fn))
 
     def flush(self) -> None:
         """Retry anything not yet saved (used before closing)."""

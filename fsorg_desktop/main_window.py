@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from engine import __version__
 from engine.browse import Browser, FolderFilter
-from engine.jobs import Cancelled, UserError
+from engine.jobs import Cancelled
 from engine.settings import StorageSettings
 from fsorg_desktop.actions import Actions, create_actions
 from fsorg_desktop.app_settings import (
@@ -47,6 +47,8 @@ from fsorg_desktop.app_settings import (
     AppSettings,
     RecentLibrary,
 )
+from fsorg_desktop.controllers.model_actions import ModelActions
+from fsorg_desktop.controllers.sample_actions import SampleActions
 from fsorg_desktop.dialogs import DialogHost
 from fsorg_desktop.jobs import JobRunner, JobState, Pool
 from fsorg_desktop.label_controller import LabelController
@@ -54,9 +56,7 @@ from fsorg_desktop.library import LibraryState
 from fsorg_desktop.models.folder_tree_model import FolderTreeModel
 from fsorg_desktop.models.sample_table_model import SampleTableModel
 from fsorg_desktop.ops import library as lib_ops
-from fsorg_desktop.ops import models as model_ops
 from fsorg_desktop.ops import samples as sample_ops
-from fsorg_desktop.views.config_dialogs import SamplesDialog, TrainDialog
 from fsorg_desktop.views.folder_tree_view import FolderTreeView
 from fsorg_desktop.views.jobs_panel import JobsPanel
 from fsorg_desktop.views.sample_view import SampleView
@@ -110,10 +110,10 @@ class MainWindow(QMainWindow):
         self.state: LibraryState | None = None
         self._closing = False
         self._filter_job: JobState | None = None
-        self._model_path: str | None = None
         self.results_panel = None  # fsorg_desktop.views.results_view.ResultsPanel, per library
         self._results_pending: int | None = None  # an eval run to show when the tab is opened
         self._results_widened = False
+        self.auto_extract = True  # extract features of a snapshot opened without them (off for --screenshot)
 
         self.undo_group = QUndoGroup(self)
         self.labels = LabelController(None, None, runner=self.runner, parent=self)
@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_library)
 
         self.actions_ = create_actions(self)
+        self.sample_actions = SampleActions(self)
+        self.model_actions = ModelActions(self)
         self._build_menus(self.actions_)
         self._wire()
         self._restore_settings()
@@ -250,17 +252,20 @@ class MainWindow(QMainWindow):
         self.tree_view.filter_requested.connect(self._on_filter_requested)
         self.tree_view.context_menu_requested.connect(self._fill_context_menu)
         self.sample_view.label_requested.connect(self._on_label_requested)
-        self.sample_view.generate_requested.connect(self.generate_samples)
+        self.sample_view.generate_requested.connect(self.sample_actions.generate_samples)
         self.sample_view.folder_selected.connect(self._on_sample_folder_selected)
         self.tree_view.folder_selected.connect(self._on_tree_folder_selected)
-        a.generate_samples.triggered.connect(self.generate_samples)
-        a.export_sample.triggered.connect(self.export_sample)
-        a.export_tree.triggered.connect(self.export_tree)
-        a.import_csv.triggered.connect(self.import_csv)
-        a.evaluate_baseline.triggered.connect(self.evaluate_baseline)
-        a.zero_shot.triggered.connect(self.run_zero_shot)
-        a.train.triggered.connect(self.train)
-        a.predict.triggered.connect(self.predict_all)
+        sa, ma = self.sample_actions, self.model_actions
+        a.generate_samples.triggered.connect(sa.generate_samples)
+        a.export_sample.triggered.connect(lambda: sa.export_sample())
+        a.export_tree.triggered.connect(lambda: sa.export_tree())
+        a.import_csv.triggered.connect(lambda: sa.import_csv())
+        sa.sample_generated.connect(self._on_sample_generated)
+        a.evaluate_baseline.triggered.connect(ma.evaluate_baseline)
+        a.zero_shot.triggered.connect(ma.run_zero_shot)
+        a.train.triggered.connect(ma.train)
+        a.predict.triggered.connect(ma.predict_all)
+        ma.results_available.connect(self._on_model_results)
         self.sample_view.table.installEventFilter(self)
         self.sample_model.modelReset.connect(self._update_enabled)
         self.runner.job_started.connect(self._on_job_started)
@@ -320,7 +325,11 @@ class MainWindow(QMainWindow):
             self.sample_model.set_rows([])
             sample_ops.load_sample_op(self.runner, state.settings, snap.id, self._on_sample_loaded(snap.id))
             QTimer.singleShot(0, self, self._announce_tree_ready)
-            if not state.has_features and not any(j.title == "Extract features" for j in self.runner.running()):
+            if (
+                self.auto_extract
+                and not state.has_features
+                and not any(j.title == "Extract features" for j in self.runner.running())
+            ):
                 # A fresh scan, or a library closed before its extraction finished.
                 self.extract_features(state)
         self._refresh_recent_menu()
@@ -385,7 +394,7 @@ class MainWindow(QMainWindow):
 
         panel = ResultsPanel(self.state.dbs, self.labels, runner=self.runner)
         panel.folder_activated.connect(self.reveal_folder)
-        panel.retrain_requested.connect(self.train)
+        panel.retrain_requested.connect(self.model_actions.train)
         panel.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.results_panel = panel
         from PySide6.QtWidgets import QGraphicsView
@@ -445,7 +454,7 @@ class MainWindow(QMainWindow):
         dlg.setFileMode(QFileDialog.FileMode.Directory)
         dlg.setOption(QFileDialog.Option.ShowDirsOnly, True)
         dlg.fileSelected.connect(lambda path: self.scan_folder(path) if path else None)
-        self.dialogs._keep(dlg)
+        self.dialogs.keep(dlg)
 
     def open_recent(self, lib: RecentLibrary) -> None:
         if not Path(lib.data_dir).exists():
@@ -644,60 +653,12 @@ class MainWindow(QMainWindow):
 
         return done
 
-    def generate_samples(self) -> None:
-        if self.state is None or self.state.snapshot is None:
-            return
-        if not self.state.has_features:
-            self.dialogs.message(
-                "Features are not ready yet",
-                "Samples are picked from the folders' features, which are still being extracted "
-                "(see the Jobs panel). Try again when that job has finished.",
-            )
-            return
-        from engine.config import load_config
-
-        try:
-            cfg = load_config("generate_samples")
-        except UserError as e:
-            self.dialogs.error("Invalid config", e, "Reading generate_samples.json")
-            return
-        dlg = SamplesDialog(cfg, self)
-        dlg.config_accepted.connect(self._start_generate)
-        self.dialogs._keep(dlg)
-
-    def _start_generate(self, cfg) -> JobState | None:
-        if self.state is None or self.state.snapshot is None:
-            return None
-        if self.sample_model.rowCount() and self.sample_model.labelled_count() < self.sample_model.rowCount():
-            left = self.sample_model.rowCount() - self.sample_model.labelled_count()
-            if not self.dialogs.confirm(
-                "Replace the sample?",
-                f"{left} folder(s) of the current sample are not labelled yet. A new sample replaces "
-                "the table (your labels stay saved). Continue?",
-            ):
-                return None
-        snap = self.state.snapshot.id
-
-        def done(result, error) -> None:
-            if error is not None:
-                if not isinstance(error, Cancelled):
-                    self.dialogs.error("No sample was generated", error, "Generating samples")
-                return
-            res, rows = result
-            if self.state is not None and self.state.snapshot and self.state.snapshot.id == snap:
-                self.sample_model.set_rows(rows)
-                self.side_tabs.setCurrentWidget(self.sample_view)
-                self.sample_view.table.setFocus()
-                if rows:
-                    self.sample_view.table.setCurrentIndex(self.sample_view.proxy.index(0, 0))
-                self.statusBar().showMessage(
-                    f"{res.rows} folders picked from {res.candidates:,} candidates"
-                    + (f" ({res.excluded_labelled:,} already labelled were left out)" if res.excluded_labelled else "")
-                    + ". Label them with the keys 1–6.",
-                    15_000,
-                )
-
-        return sample_ops.generate_op(self.runner, self.state.settings, snap, cfg, done)
+    def _on_sample_generated(self, rows: list) -> None:
+        self.sample_model.set_rows(rows)
+        self.side_tabs.setCurrentWidget(self.sample_view)
+        self.sample_view.table.setFocus()
+        if rows:
+            self.sample_view.table.setCurrentIndex(self.sample_view.proxy.index(0, 0))
 
     def _on_sample_folder_selected(self, folder_id: int) -> None:
         if not self.tree_model.is_flat:
@@ -705,131 +666,6 @@ class MainWindow(QMainWindow):
 
     def _on_tree_folder_selected(self, folder_id: int) -> None:
         self.sample_view.select_folder(folder_id)
-
-    # ------------------------------------------------------------------------------ CSV
-    def _save_dialog(self, title: str, name: str, on_path) -> None:
-        start = str(self.storage.outputs_dir / name)
-        dlg = QFileDialog(self, title, start, "CSV files (*.csv)")
-        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dlg.setDefaultSuffix("csv")
-        dlg.fileSelected.connect(lambda p: on_path(p) if p else None)
-        self.dialogs._keep(dlg)
-
-    def export_sample(self, path: str | None = None) -> None:
-        if not self.sample_model.rowCount():
-            self.dialogs.message("Nothing to export", "Generate a sample first (Ctrl+G).")
-            return
-        if not path:
-            self._save_dialog("Export the sample as CSV", "samples.csv", self.export_sample)
-            return
-        rows, labels = self.sample_model.rows(), self.labels.labels()
-
-        def done(n, error) -> None:
-            if error is not None:
-                self.dialogs.error("The CSV was not written", error, "Exporting the sample")
-            else:
-                self.statusBar().showMessage(f"Wrote {n} rows to {path}", 15_000)
-
-        sample_ops.export_sample_op(self.runner, rows, labels, path, done)
-
-    def export_tree(self, path: str | None = None) -> None:
-        if self.state is None or self.state.snapshot is None:
-            return
-        if not path:
-            self._save_dialog("Export all folders with predictions", "folders.csv", self.export_tree)
-            return
-
-        def done(n, error) -> None:
-            if error is not None:
-                if not isinstance(error, Cancelled):
-                    self.dialogs.error("The CSV was not written", error, "Exporting all folders")
-            else:
-                self.statusBar().showMessage(f"Wrote {n:,} folders to {path}", 15_000)
-
-        sample_ops.export_tree_op(
-            self.runner, self.state.settings, self.state.snapshot.id, self.labels.labels(), path, done
-        )
-
-    def import_csv(self, path: str | None = None) -> JobState | None:
-        if self.state is None:
-            return None
-        if not path:
-            dlg = QFileDialog(self, "Import a labelled CSV", str(self.storage.outputs_dir), "CSV files (*.csv)")
-            dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
-            dlg.fileSelected.connect(lambda p: self.import_csv(p) if p else None)
-            self.dialogs._keep(dlg)
-            return None
-        ctl = self.labels
-
-        def done(result, error) -> None:
-            if error is not None:
-                ctl.resume_saving()
-                if isinstance(error, Cancelled):
-                    return
-                if isinstance(error, UserError) and (getattr(error, "problems", None) or error.details):
-                    self.dialogs.csv_problems(path, error)
-                else:
-                    self.dialogs.error("The CSV was not imported", error, "Importing the CSV")
-                return
-            ctl.reload(on_done=lambda *_: ctl.resume_saving())
-            extra = []
-            if result.carried_over:
-                extra.append(f"{result.carried_over:,} earlier labels carried over")
-            if result.skipped_empty:
-                extra.append(f"{result.skipped_empty:,} rows without a label skipped")
-            self.dialogs.message(
-                "Labels imported",
-                f"Added {result.labelled:,} labels from {Path(path).name} to label run "
-                f"#{result.label_run_id} ({result.total_in_run:,} labels in that run).",
-                informative="; ".join(extra) + ("." if extra else ""),
-            )
-
-        settings = self.state.settings
-        box: dict[str, JobState] = {}
-
-        def start() -> None:
-            # Edits made while the import runs are held and saved into the new run after it.
-            ctl.pause_saving()
-            box["job"] = sample_ops.import_csv_op(self.runner, settings, path, done)
-
-        self._after_labels_saved(start)
-        return box.get("job")
-
-    # ------------------------------------------------------------------------------ models
-    def _after_labels_saved(self, fn) -> None:
-        """Run ``fn`` once every label edit is in the database (jobs read labels from there)."""
-        self.labels.flush()
-        if not self.labels.is_saving():
-            fn()
-            return
-        QTimer.singleShot(50, self, lambda: self._after_labels_saved(fn))
-
-    def _needs_labels(self, what: str) -> bool:
-        if self.labels.count() == 0:
-            self.dialogs.message(
-                f"{what} needs labels",
-                "Label some folders first: generate a sample (Ctrl+G) and press 1–6 on its rows, "
-                "or import a labelled CSV (Ctrl+I).",
-            )
-            return False
-        return True
-
-    def _model_job_done(self, what: str):
-        def done(result, error) -> None:
-            if error is not None:
-                if not isinstance(error, Cancelled):
-                    self.dialogs.error(f"{what} did not finish", error, what)
-                return
-            self.refresh_predictions()
-            self._on_model_results(getattr(result, "eval_run_id", None))
-            report = getattr(result, "report", None)
-            if report is not None:
-                self._show_report(what, report)
-            else:
-                n = getattr(result, "n", None)
-                self.statusBar().showMessage(f"{what}: done" + (f" ({n:,} folders)" if n else "") + ".", 15_000)
-
-        return done
 
     def _on_model_results(self, eval_run_id: int | None) -> None:
         """Show a new eval run in the results panel now if it is on screen, else when it is."""
@@ -851,111 +687,6 @@ class MainWindow(QMainWindow):
         else:
             panel.refresh()
             panel.show_eval_run(eval_run_id)
-
-    def _show_report(self, what: str, report) -> None:
-        from engine.evaluation import verdict
-
-        decision, gain = verdict(report.macro_f1)
-        per_class = "\n".join(
-            f"{name:>18}  P {s.precision:5.1%}  R {s.recall:5.1%}  F1 {s.f1:5.1%}  n={s.support}"
-            for name, s in report.per_class.items()
-        )
-        errors = "\n".join(f"{t} -> {p} : {n} errors" for t, p, n in report.errors[:10])
-        self.dialogs.message(
-            f"{what}: Macro F1 {report.macro_f1:.1%}",
-            f"<b>Macro F1 {report.macro_f1:.1%}</b> on {report.n:,} labelled folders "
-            f"(accuracy {report.accuracy:.1%}).<br>{decision}"
-            + (f" Expected gain from fine-tuning: {gain}." if gain != "-" else ""),
-            informative="The Results tab shows the confusion matrix and per-class scores.",
-            details=f"Per class:\n{per_class}\n\nMost common errors:\n{errors or '(none)'}",
-        )
-
-    def evaluate_baseline(self) -> None:
-        if self.state is None or self.state.snapshot is None or not self._needs_labels("Evaluating the baseline"):
-            return
-        from engine.config import fine_tuning_dir, load_config
-
-        settings = self.state.settings
-        try:
-            cfg = load_config("predict", fine_tuning_dir() / "predict_baseline.json")
-        except UserError as e:
-            self.dialogs.error("Invalid config", e, "Reading predict_baseline.json")
-            return
-        self._after_labels_saved(
-            lambda: model_ops.predict_op(
-                self.runner, settings, cfg, self._model_job_done("Baseline evaluation"), title="Evaluate baseline"
-            )
-        )
-
-    def run_zero_shot(self) -> None:
-        if self.state is None or self.state.snapshot is None or not self._needs_labels("Zero-shot evaluation"):
-            return
-        from engine.config import load_config
-
-        settings = self.state.settings
-        cfg = load_config("zero_shot")
-        self._after_labels_saved(
-            lambda: model_ops.zero_shot_op(self.runner, settings, cfg, self._model_job_done("Zero-shot evaluation"))
-        )
-
-    def train(self) -> None:
-        if self.state is None or self.state.snapshot is None or not self._needs_labels("Training"):
-            return
-        from engine.config import load_config
-
-        try:
-            cfg = load_config("train")
-        except UserError as e:
-            self.dialogs.error("Invalid config", e, "Reading train.json")
-            return
-        path = self._model_path or str(model_ops.default_model_path(self.state.settings))
-        dlg = TrainDialog(cfg, self.labels.count(), path, self)
-        dlg.config_accepted.connect(lambda c, d=dlg: self._start_training(c, d.model_path.text().strip() or path))
-        self.dialogs._keep(dlg)
-
-    def _start_training(self, cfg, model_path: str) -> None:
-        if self.state is None:
-            return
-        settings = self.state.settings
-
-        def done(result, error) -> None:
-            if error is not None:
-                if not isinstance(error, Cancelled):
-                    self.dialogs.error("Training did not finish", error, "Training")
-                else:
-                    self.statusBar().showMessage("Training cancelled; no model was saved.", 10_000)
-                return
-            self._model_path = str(result.model_path)
-            self._on_model_results(result.eval_run_id)
-            if result.report is not None:
-                self._show_report("Training", result.report)
-            self.statusBar().showMessage(
-                f"Model saved to {result.model_path} in {result.seconds:.0f} s. Predicting every folder…", 15_000
-            )
-            self.predict_all()
-
-        self._after_labels_saved(lambda: model_ops.train_op(self.runner, settings, cfg, model_path, done))
-
-    def predict_all(self) -> None:
-        if self.state is None or self.state.snapshot is None:
-            return
-        from engine.config import load_config
-
-        path = self._model_path or str(model_ops.default_model_path(self.state.settings))
-        if not Path(path).exists():
-            self.dialogs.message(
-                "No trained model yet",
-                f"There is no model in {path}. Train one first (Model ▸ Train model…, Ctrl+T), or "
-                "evaluate the baseline (Ctrl+B) to see its predictions.",
-            )
-            return
-        settings = self.state.settings
-        cfg = load_config("predict")
-        self._after_labels_saved(
-            lambda: model_ops.predict_op(
-                self.runner, settings, cfg, self._model_job_done("Prediction"), model_path=path
-            )
-        )
 
     # ------------------------------------------------------------------------------ misc
     def _on_job_started(self, job: JobState) -> None:

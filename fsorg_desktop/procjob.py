@@ -20,6 +20,8 @@ import importlib
 import multiprocessing
 import os
 import queue
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -48,13 +50,26 @@ def _lower_priority() -> None:
     the UI thread must still get one the moment it needs to draw."""
     try:
         if hasattr(os, "nice"):
-            os.nice(10)
+            if os.getpriority(os.PRIO_PROCESS, 0) < 10:
+                os.nice(10 - os.getpriority(os.PRIO_PROCESS, 0))
         else:  # Windows
             import psutil
 
             psutil.Process().nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
     except Exception:  # noqa: BLE001 - a priority we cannot lower is not a reason to fail
         pass
+
+
+def _lower_this_thread() -> None:
+    """On Linux a nice value is per thread and a child inherits its creator's: lowering
+    this worker thread (it only waits on the queue) makes the child start low as well."""
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            if current < 10:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
 
 
 def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in the child
@@ -89,6 +104,7 @@ def in_process(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         q = ctx.Queue()
         stop = ctx.Event()
         proc = ctx.Process(target=_child, args=(q, stop, target, args, kwargs), daemon=True, name="fsorg-job")
+        _lower_this_thread()  # so the child starts (interpreter, imports) below the UI thread too
         proc.start()
         stopped_at: float | None = None
         try:

@@ -84,6 +84,7 @@ def test_settings_keep_splitter_geometry_and_recent(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, storage)
     with qtbot.waitSignal(w.tree_ready, timeout=10_000):
         w.open_storage(storage)
+    qtbot.waitUntil(lambda: not w.runner.running(), timeout=120_000)  # its feature extraction
     w.resize(701, 611)
     w.splitter.setSizes([700, 400])
     sizes = w.splitter.sizes()
@@ -135,7 +136,7 @@ def test_errors_are_readable_dialogs(qtbot, tmp_path):
     # A user error (not a CSV at all): its message, no traceback.
     junk = tmp_path / "photo.csv"
     junk.write_bytes(bytes(range(256)) * 20)
-    job = w.import_csv(str(junk))
+    job = w.sample_actions.import_csv(str(junk))
     with qtbot.waitSignal(job.finished, timeout=20_000):
         pass
     box = next(d for d in w.dialogs.open_dialogs if isinstance(d, QMessageBox) or d.objectName() == "csvProblems")

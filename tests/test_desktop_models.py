@@ -35,7 +35,7 @@ def test_drop_label_train_predict(qtbot, tmp_path, dev_library):
         drop(w, dev_library)
     qtbot.waitUntil(lambda: w.state.has_features, timeout=300_000)
 
-    job = w._start_generate(load_config("generate_samples"))
+    job = w.sample_actions.start_generate(load_config("generate_samples"))
     with qtbot.waitSignal(job.finished, timeout=120_000):
         pass
     ref = {r["path"]: r["label"] for r in csv.DictReader((DEV_DATASET / "folders.csv").open(encoding="utf-8"))}
@@ -47,7 +47,7 @@ def test_drop_label_train_predict(qtbot, tmp_path, dev_library):
         w.labels.set_labels(ids, label)
     assert w.sample_view.progress.text().startswith(f"{w.labels.count()} of ")
 
-    w.evaluate_baseline()
+    w.model_actions.evaluate_baseline()
     qtbot.waitUntil(lambda: bool(w.runner.running()), timeout=10_000)
     base_job = w.runner.running()[0]
     with qtbot.waitSignal(base_job.finished, timeout=600_000):
@@ -55,12 +55,12 @@ def test_drop_label_train_predict(qtbot, tmp_path, dev_library):
     assert base_job.status is JobStatus.DONE, base_job.error
     assert any(isinstance(d, QMessageBox) and "Macro F1" in d.text() for d in w.dialogs.open_dialogs)
 
-    w.train()
+    w.model_actions.train()
     dlg = next(d for d in w.dialogs.open_dialogs if d.windowTitle() == "Train a model")
     assert dlg.epochs.value() == load_config("train").num_epochs
     assert dlg.estimate.text().startswith("about ")
-    w._model_path = str(tmp_path / "models" / "m")
-    dlg.model_path.setText(w._model_path)
+    w.model_actions.model_path = str(tmp_path / "models" / "m")
+    dlg.model_path.setText(w.model_actions.model_path)
     dlg.budget_on.setChecked(True)
     dlg.budget.setValue(2)
     dlg.buttons.button(dlg.buttons.StandardButton.Ok).click()

@@ -55,7 +55,7 @@ def window(qtbot, tmp_path, scanned_template):
 
 def generate(qtbot, window, size: int = 40) -> None:
     cfg = load_config("generate_samples").update(sample_size=size)
-    job = window._start_generate(cfg)
+    job = window.sample_actions.start_generate(cfg)
     with qtbot.waitSignal(job.finished, timeout=60_000):
         pass
     assert job.error is None, job.error
@@ -70,7 +70,7 @@ def saved_labels(qtbot, window) -> dict[int, str]:
 
 
 def test_generate_dialog_defaults_come_from_config(qtbot, window):
-    window.generate_samples()
+    window.sample_actions.generate_samples()
     dlg = next(d for d in window.dialogs.open_dialogs if d.windowTitle() == "Generate samples")
     cfg = load_config("generate_samples")
     assert dlg.size.value() == cfg.sample_size
@@ -156,7 +156,7 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
     ids = window.sample_model.folder_ids()
     window.labels.set_labels(ids[:2], "other")
     out = tmp_path / "out" / "sample.csv"
-    window.export_sample(str(out))
+    window.sample_actions.export_sample(str(out))
     qtbot.waitUntil(out.exists, timeout=10_000)
     with out.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -166,7 +166,7 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
 
     # The whole tree with predictions (here: the heuristic's, no model ran).
     everything = tmp_path / "out" / "all.csv"
-    window.export_tree(str(everything))
+    window.sample_actions.export_tree(str(everything))
     qtbot.waitUntil(everything.exists, timeout=20_000)
     with everything.open(encoding="utf-8-sig", newline="") as fh:
         all_rows = list(csv.DictReader(fh))
@@ -188,7 +188,7 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
         w.writerows(rows)
     before = saved_labels(qtbot, window)
     runs_before = len(list_label_runs(window.state.dbs.training))
-    job = window.import_csv(str(bad))
+    job = window.sample_actions.import_csv(str(bad))
     with qtbot.waitSignal(job.finished, timeout=30_000):
         pass
     window.runner.drain()
@@ -211,7 +211,7 @@ def test_export_then_import_csv(qtbot, window, tmp_path):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    job = window.import_csv(str(good))
+    job = window.sample_actions.import_csv(str(good))
     # A label made while the import runs is held, shown, and saved into the run after it.
     window.labels.set_labels([ids[11]], "asset_type")
     with qtbot.waitSignal(job.finished, timeout=30_000):

@@ -411,3 +411,55 @@ def test_cli_guide_workflow_end_to_end(tmp_path):
     r = run_cli("model", "predict", "--storage", str(data), "--model-path", str(tmp_path / "missing"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: There is no model folder")
+
+
+def test_setfit_pickle_folder_needs_trust_then_predicts(trained, tmp_path):
+    """A folder saved by SetFit itself (joblib head) is refused, and works with --trust-pickle."""
+    from setfit import SetFitModel
+    from sklearn.linear_model import LogisticRegression
+
+    from engine.models import base as B
+    from engine.models.prediction import predict
+
+    settings, _ = trained
+    body = B.load_body(B.resolve_base_model(None))
+    texts = ["maps", "tokens", "forest", "desert", "goblin camp", "haunted manor"]
+    y = ["asset_type", "asset_type", "descriptor", "descriptor", "content_subject", "content_subject"]
+    head = LogisticRegression().fit(body.encode(texts), y)
+    folder = tmp_path / "setfit-model"
+    SetFitModel(model_body=body, model_head=head).save_pretrained(str(folder))
+    assert (folder / "model_head.pkl").is_file()
+    cfg = load_config("predict", None, labeled_only=True)
+    with pytest.raises(UserError, match="--trust-pickle"):
+        predict(settings, cfg, model_path=folder, progress=no_progress, should_stop=never_stop)
+    res = predict(settings, cfg, model_path=folder, trust_pickle=True, progress=no_progress, should_stop=never_stop)
+    labels, rows = _stored(settings, res.prediction_run_id)
+    assert sorted(labels) == sorted(set(y)) and len(rows) == len(TREE) and res.report is not None
+    assert all(r.label == labels[int(np.argmax(np.frombuffer(r.probs, np.float32)))] for r in rows)
+
+
+def test_cancelled_predict_leaves_no_prediction_run(trained):
+    from engine.models.prediction import predict
+
+    settings, result = trained
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        before = c.execute(select(S.prediction_runs.c.id)).all()
+    stop = {"now": False}
+
+    def progress(f: float, msg: str) -> None:
+        if msg.startswith("stored"):
+            stop["now"] = True  # rows are being written: the run must vanish, not stay half-written
+
+    with pytest.raises(Cancelled):
+        predict(
+            settings, load_config("predict", None), model_path=result.model_path, output_csv=None,
+            progress=progress, should_stop=lambda: stop["now"],
+        )
+    with dbs.training.connect() as c:
+        after = c.execute(select(S.prediction_runs.c.id)).all()
+        orphans = c.execute(
+            select(S.predictions.c.folder_id).where(S.predictions.c.prediction_run_id.not_in([r.id for r in after] or [-1]))
+        ).all()
+    dbs.dispose()
+    assert after == before and not orphans

@@ -223,8 +223,8 @@ def load_model_folder(
                     "If you trust where it came from, pass --trust-pickle."
                 )
             raise UserError(
-                f"The model folder {path} is not an fsorg model (no {METADATA}); even with --trust-pickle "
-                "fsorg can only predict with folders written by 'model train'. Train a model with fsorg."
+                f"The model folder {path} is not an fsorg model (no {METADATA}) and not a SetFit folder "
+                "(no model_head.pkl) that 'predict --trust-pickle' can use. Train a model with fsorg."
             )
         raise _bad(path, f"has no {METADATA}: it is empty, half-written or not an fsorg model")
     try:

@@ -165,6 +165,7 @@ def store_and_report(
             y_true = [t for _, t in labelled]
             y_pred = [pred[i] for i, _ in labelled]
             report = compute_report(y_true, y_pred, list(labels))
+        check_stop(should_stop)  # last chance: after this the run is complete
         with dbs.training.begin() as c:
             if report is not None:
                 eval_id = c.execute(
@@ -294,6 +295,14 @@ def predict(
     progress(0.0, "loading the model")
     dbs = Databases.open(settings)
     try:
+        if model_path is not None and trust_pickle and not config.use_baseline:
+            from engine.models.setfit_compat import is_setfit_folder
+
+            if is_setfit_folder(Path(model_path).expanduser()):
+                return _predict_setfit(
+                    dbs, config, Path(model_path).expanduser().resolve(), label_run_id, split, output_csv,
+                    progress, should_stop, t0,
+                )
         model, model_id = _resolve_model(dbs, config, model_path, trust_pickle)
         target = _select_targets(
             dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split
@@ -349,6 +358,47 @@ def predict(
         )
     finally:
         dbs.dispose()
+
+
+def _predict_setfit(
+    dbs: Databases,
+    config: PredictConfig,
+    path: Path,
+    label_run_id: int | None,
+    split: str | None,
+    output_csv: Path | str | None,
+    progress: ProgressFn,
+    should_stop: StopFn,
+    t0: float,
+) -> PredictResult:
+    """A SetFit-saved folder the user explicitly trusted (``--trust-pickle``)."""
+    from engine.models.setfit_compat import load_setfit_folder, model_texts
+
+    model = load_setfit_folder(path, list(label_names()))
+    target = _select_targets(dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split)
+    texts = model_texts(dbs.training, [r.folder_id for r in target.records])
+    probs = model.predict_proba(
+        texts, batch_size=config.batch_size, progress=wrap_progress(progress, 0.02, 0.8), should_stop=should_stop
+    )
+    title = _title("finetuned", split, target, None) + " - SetFit folder loaded with --trust-pickle"
+    run_id, report, eval_id, csv_path = store_and_report(
+        dbs,
+        kind="finetuned",
+        model_id=None,
+        target=target,
+        labels=model.labels,
+        probs=probs,
+        labeled_only=config.labeled_only,
+        split=split,
+        output_csv=Path(output_csv) if output_csv else None,
+        report_title=title,
+        progress=wrap_progress(progress, 0.8, 1.0),
+        should_stop=should_stop,
+    )
+    return PredictResult(
+        run_id, "finetuned", target.snapshot_id, len(target.records), list(model.labels), report, title, eval_id,
+        csv_path, time.monotonic() - t0, 1, path,
+    )
 
 
 def _title(kind: str, split: str | None, target: _Target, trained_on: Any, refit: bool = False) -> str:

@@ -1,0 +1,172 @@
+"""The sample and CSV actions of the window: generate a sample, export it (or every
+folder), import a labelled CSV.
+
+Why a controller apart from the main window: these are the ``*_requested`` handlers of
+one domain (STYLE.md §1.4, Picard's ``mainwindow/actions.py``); keeping them here keeps
+the window a thin composer. It starts ops (``fsorg_desktop.ops.samples``), shows their
+outcome through the window's :class:`~fsorg_desktop.dialogs.DialogHost` and status bar,
+and reports a new sample with :attr:`sample_generated`; it never builds views.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog
+
+from engine.jobs import Cancelled, UserError
+from fsorg_desktop.jobs import JobState
+from fsorg_desktop.ops import samples as sample_ops
+from fsorg_desktop.views.config_dialogs import SamplesDialog
+
+if TYPE_CHECKING:
+    from fsorg_desktop.main_window import MainWindow
+
+
+class SampleActions(QObject):
+    sample_generated = Signal(list)  # the new sample's rows (dicts of CSV cells)
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.w = window
+
+    def generate_samples(self) -> None:
+        if self.w.state is None or self.w.state.snapshot is None:
+            return
+        if not self.w.state.has_features:
+            self.w.dialogs.message(
+                "Features are not ready yet",
+                "Samples are picked from the folders' features, which are still being extracted "
+                "(see the Jobs panel). Try again when that job has finished.",
+            )
+            return
+        from engine.config import load_config
+
+        try:
+            cfg = load_config("generate_samples")
+        except UserError as e:
+            self.w.dialogs.error("Invalid config", e, "Reading generate_samples.json")
+            return
+        dlg = SamplesDialog(cfg, self.w)
+        dlg.config_accepted.connect(self.start_generate)
+        self.w.dialogs.keep(dlg)
+
+    def start_generate(self, cfg) -> JobState | None:
+        if self.w.state is None or self.w.state.snapshot is None:
+            return None
+        if self.w.sample_model.rowCount() and self.w.sample_model.labelled_count() < self.w.sample_model.rowCount():
+            left = self.w.sample_model.rowCount() - self.w.sample_model.labelled_count()
+            if not self.w.dialogs.confirm(
+                "Replace the sample?",
+                f"{left} folder(s) of the current sample are not labelled yet. A new sample replaces "
+                "the table (your labels stay saved). Continue?",
+            ):
+                return None
+        snap = self.w.state.snapshot.id
+
+        def done(result, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.w.dialogs.error("No sample was generated", error, "Generating samples")
+                return
+            res, rows = result
+            if self.w.state is not None and self.w.state.snapshot and self.w.state.snapshot.id == snap:
+                self.sample_generated.emit(rows)
+                self.w.statusBar().showMessage(
+                    f"{res.rows} folders picked from {res.candidates:,} candidates"
+                    + (f" ({res.excluded_labelled:,} already labelled were left out)" if res.excluded_labelled else "")
+                    + ". Label them with the keys 1–6.",
+                    15_000,
+                )
+
+        return sample_ops.generate_op(self.w.runner, self.w.state.settings, snap, cfg, done)
+
+    def _save_dialog(self, title: str, name: str, on_path) -> None:
+        start = str(self.w.storage.outputs_dir / name)
+        dlg = QFileDialog(self.w, title, start, "CSV files (*.csv)")
+        dlg.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dlg.setDefaultSuffix("csv")
+        dlg.fileSelected.connect(lambda p: on_path(p) if p else None)
+        self.w.dialogs.keep(dlg)
+
+    def export_sample(self, path: str | None = None) -> None:
+        if not self.w.sample_model.rowCount():
+            self.w.dialogs.message("Nothing to export", "Generate a sample first (Ctrl+G).")
+            return
+        if not path:
+            self._save_dialog("Export the sample as CSV", "samples.csv", self.export_sample)
+            return
+        rows, labels = self.w.sample_model.rows(), self.w.labels.labels()
+
+        def done(n, error) -> None:
+            if error is not None:
+                self.w.dialogs.error("The CSV was not written", error, "Exporting the sample")
+            else:
+                self.w.statusBar().showMessage(f"Wrote {n} rows to {path}", 15_000)
+
+        sample_ops.export_sample_op(self.w.runner, rows, labels, path, done)
+
+    def export_tree(self, path: str | None = None) -> None:
+        if self.w.state is None or self.w.state.snapshot is None:
+            return
+        if not path:
+            self._save_dialog("Export all folders with predictions", "folders.csv", self.export_tree)
+            return
+
+        def done(n, error) -> None:
+            if error is not None:
+                if not isinstance(error, Cancelled):
+                    self.w.dialogs.error("The CSV was not written", error, "Exporting all folders")
+            else:
+                self.w.statusBar().showMessage(f"Wrote {n:,} folders to {path}", 15_000)
+
+        sample_ops.export_tree_op(
+            self.w.runner, self.w.state.settings, self.w.state.snapshot.id, self.w.labels.labels(), path, done
+        )
+
+    def import_csv(self, path: str | None = None) -> JobState | None:
+        if self.w.state is None:
+            return None
+        if not path:
+            dlg = QFileDialog(self.w, "Import a labelled CSV", str(self.w.storage.outputs_dir), "CSV files (*.csv)")
+            dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
+            dlg.fileSelected.connect(lambda p: self.import_csv(p) if p else None)
+            self.w.dialogs.keep(dlg)
+            return None
+        ctl = self.w.labels
+
+        def done(result, error) -> None:
+            if error is not None:
+                ctl.resume_saving()
+                if isinstance(error, Cancelled):
+                    return
+                if isinstance(error, UserError) and (getattr(error, "problems", None) or error.details):
+                    self.w.dialogs.csv_problems(path, error)
+                else:
+                    self.w.dialogs.error("The CSV was not imported", error, "Importing the CSV")
+                return
+            ctl.reload(on_done=lambda *_: ctl.resume_saving())
+            extra = []
+            if result.carried_over:
+                extra.append(f"{result.carried_over:,} earlier labels carried over")
+            if result.skipped_empty:
+                extra.append(f"{result.skipped_empty:,} rows without a label skipped")
+            self.w.dialogs.message(
+                "Labels imported",
+                f"Added {result.labelled:,} labels from {Path(path).name} to label run "
+                f"#{result.label_run_id} ({result.total_in_run:,} labels in that run).",
+                informative="; ".join(extra) + ("." if extra else ""),
+            )
+
+        settings = self.w.state.settings
+        box: dict[str, JobState] = {}
+
+        def start() -> None:
+            # Edits made while the import runs are held and saved into the new run after it.
+            ctl.pause_saving()
+            box["job"] = sample_ops.import_csv_op(self.w.runner, settings, path, done)
+
+        ctl.when_saved(start)
+        return box.get("job")
