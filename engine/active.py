@@ -418,6 +418,72 @@ def select_uncertain(
     return out
 
 
+# Columns the app's "Label next" sample adds to the samples CSV (after SAMPLE_COLUMNS).
+LABEL_NEXT_COLUMNS = ("model_label", "model_p", "second_label", "second_p", "margin")
+
+
+def uncertain_sample(
+    settings: StorageSettings,
+    snapshot_id: int,
+    output_csv: str | Path,
+    *,
+    n: int = 20,
+    model: Any = None,
+    min_depth: int = 1,
+    max_depth: int = 10_000,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> tuple[list[Proposal], list[dict[str, str]]]:
+    """Write the samples CSV of the ``n`` folders to label next (:func:`select_uncertain`
+    over the unlabelled folders between ``min_depth`` and ``max_depth``), with the model's
+    top two labels and margin in :data:`LABEL_NEXT_COLUMNS`. Returns (proposals, CSV rows as
+    strings, most uncertain first) - the rows the app shows, exactly as written."""
+    from engine.browse import labels_for_snapshot
+    from engine.csvio import write_csv
+    from engine.sampling import SAMPLE_COLUMNS, load_candidates, sample_row
+    from engine.storage import Databases
+
+    progress(0.0, "finding unlabelled folders")
+    dbs = Databases.open(settings)
+    try:
+        cands = load_candidates(dbs, snapshot_id, max(1, min_depth), max_depth)
+    finally:
+        dbs.dispose()
+    labelled = set(labels_for_snapshot(settings, snapshot_id)[1])
+    fresh = {c.folder_id: c for c in cands if c.folder_id not in labelled}
+    if not fresh:
+        raise UserError(
+            "Every folder between depth "
+            f"{max(1, min_depth)} and {max_depth} is already labelled: there is nothing left to propose."
+            if cands
+            else f"Snapshot {snapshot_id} has no features yet: extract features first."
+        )
+    proposals = select_uncertain(
+        settings,
+        n=n,
+        model=model,
+        candidate_ids=list(fresh),
+        snapshot_id=snapshot_id,
+        progress=wrap_progress(progress, 0.02, 0.95),
+        should_stop=should_stop,
+    )
+    check_stop(should_stop)
+    rows: list[dict[str, str]] = []
+    for p in proposals:
+        r = {k: "" if v is None else str(v) for k, v in sample_row(fresh[p.folder_id], snapshot_id).items()}
+        r.update(
+            model_label=p.top_label,
+            model_p=f"{p.p_top:.3f}",
+            second_label=p.second_label,
+            second_p=f"{p.p_second:.3f}",
+            margin=f"{p.margin:.3f}",
+        )
+        rows.append(r)
+    write_csv(output_csv, SAMPLE_COLUMNS + LABEL_NEXT_COLUMNS, rows)
+    progress(1.0, f"{len(rows)} folders to label next")
+    return proposals, rows
+
+
 # ---------------------------------------------------------------- learning-curve simulation
 
 
@@ -819,6 +885,20 @@ def find_suspects(
     )
     progress(1.0, f"{sum(s.disagrees for s in out)} labels disagree with the out-of-fold model")
     return out
+
+
+def flag_suspects(
+    suspects: Sequence[Suspect], *, min_score: float = 0.5, max_fraction: float = 0.1, at_least: int = 5
+) -> list[Suspect]:
+    """The suspects worth showing the user: the out-of-fold model predicts another label and
+    gives the user's label less than ``1 - min_score``; at most the top ``max_fraction`` of
+    the judged labels (but ``at_least`` when that many qualify), most suspicious first.
+
+    Why a cap: a user reviews a short list; on the dev set with 5 % of labels flipped the
+    top 10 % holds most of the flipped ones (module docstring)."""
+    ranked = sorted(suspects, key=lambda s: (-s.score, s.path))
+    cap = max(at_least, int(np.ceil(max_fraction * len(ranked))))
+    return [s for s in ranked if s.disagrees and s.score >= min_score][:cap]
 
 
 # ============================================================================== abstain
@@ -1300,6 +1380,7 @@ __all__ = [
     "CurveResult",
     "Explainer",
     "Explanation",
+    "LABEL_NEXT_COLUMNS",
     "Neighbour",
     "Proposal",
     "Suspect",
@@ -1308,6 +1389,7 @@ __all__ = [
     "coverage_curve",
     "explain",
     "find_suspects",
+    "flag_suspects",
     "learning_curves",
     "look_alikes",
     "name_key",
@@ -1315,4 +1397,5 @@ __all__ = [
     "pick_uncertain",
     "select_uncertain",
     "thresholds_from_oof",
+    "uncertain_sample",
 ]

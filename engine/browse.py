@@ -17,7 +17,7 @@ name order, so id order *is* name order, and it comes straight off the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,14 @@ class FolderRow:
     confidence: float | None = None
     predicted_by: str | None = None  # 'model' | 'heuristic' | None
     rule: str | None = None  # heuristic rule, or the prediction run's kind
+    # The model abstained: its confidence is below its per-class threshold, so the answer is
+    # ``unknown``; ``predicted`` then stays the label it leaned to (``shown_label`` says unknown).
+    abstained: bool = False
+
+    @property
+    def shown_label(self) -> str | None:
+        """The label the tree shows: ``unknown`` where the model abstained."""
+        return "unknown" if self.abstained else self.predicted
 
 
 @dataclass(frozen=True)
@@ -63,16 +71,18 @@ class FolderFilter:
     low_confidence: bool = False
 
     UNLABELLED = "__unlabelled__"
+    SUSPECT = "__suspect__"  # labels the out-of-fold model disputes (ids passed to search)
 
     @property
     def active(self) -> bool:
         return bool(self.name_contains.strip()) or self.label_is is not None or self.low_confidence
 
 
-_COLS = (
+_BASE_COLS = (
     "f.id, f.parent_id, f.name, f.rel_path, f.depth, f.file_count, f.subfolder_count, "
     "p.label, p.confidence, ff.heuristic_label, ff.heuristic_confidence, ff.heuristic_rule"
 )
+_N_COLS = 13  # _BASE_COLS + the abstained flag
 
 
 class Browser:
@@ -85,8 +95,17 @@ class Browser:
         self._has_training = Path(training_db).exists()
         if self._has_training:
             self._con.execute("ATTACH DATABASE ? AS t", (f"file:{training_db}?mode=ro",))
+        self._abstained_col = "NULL"
+        if self._has_training:
+            cols = {r[1] for r in self._con.execute("PRAGMA t.table_info(predictions)")}
+            if "abstained" in cols:  # stored with predictions since abstention (issue 9)
+                self._abstained_col = "p.abstained"
         self.prediction_run: PredictionRunRef | None = None
         self.refresh_prediction_run()
+
+    @property
+    def _cols(self) -> str:
+        return f"{_BASE_COLS}, {self._abstained_col}"
 
     @classmethod
     def for_settings(cls, settings, snapshot_id: int) -> "Browser":
@@ -127,19 +146,21 @@ class Browser:
         )
 
     def _row(self, r) -> FolderRow:
+        abstained = False
         if r[7] is not None:
             pred, conf, by = r[7], r[8], "model"
             rule = self.prediction_run.kind if self.prediction_run else None
+            abstained = bool(r[12])
         elif r[9] is not None:
             pred, conf, by, rule = r[9], r[10], "heuristic", r[11]
         else:
             pred = conf = by = rule = None
-        return FolderRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], pred, conf, by, rule)
+        return FolderRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], pred, conf, by, rule, abstained)
 
     # -- tree -------------------------------------------------------------------------------
     def root(self) -> FolderRow | None:
         r = self._con.execute(
-            f"SELECT {_COLS} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id IS NULL "
+            f"SELECT {self._cols} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id IS NULL "
             "ORDER BY f.id LIMIT 1",
             (self.snapshot_id,),
         ).fetchone()
@@ -158,7 +179,7 @@ class Browser:
             args.append(after_id)
         args.append(limit)
         sql = (
-            f"SELECT {_COLS} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id = ?{cond} "
+            f"SELECT {self._cols} {self._from()} WHERE f.snapshot_id = ? AND f.parent_id = ?{cond} "
             "ORDER BY f.id LIMIT ?"
         )
         return [self._row(r) for r in self._con.execute(sql, args)]
@@ -168,7 +189,7 @@ class Browser:
         out: dict[int, FolderRow] = {}
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
-            q = f"SELECT {_COLS} {self._from()} WHERE f.id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT {self._cols} {self._from()} WHERE f.id IN ({','.join('?' * len(chunk))})"
             for r in self._con.execute(q, chunk):
                 out[r[0]] = self._row(r)
         return out
@@ -188,13 +209,20 @@ class Browser:
 
     # -- filter -----------------------------------------------------------------------------
     def search(
-        self, flt: FolderFilter, labels: Mapping[int, str], *, limit: int = 2000, should_stop=None
+        self,
+        flt: FolderFilter,
+        labels: Mapping[int, str],
+        *,
+        limit: int = 2000,
+        should_stop=None,
+        suspects: Collection[int] = (),
     ) -> tuple[list[FolderRow], bool]:
         """Folders matching ``flt`` (by path), at most ``limit``; returns (rows, more_exist).
 
         "Label is X" matches your label if you gave one, else the prediction shown.
         "Low confidence" means a prediction under ``LOW_CONFIDENCE`` on a folder you have
         not labelled (the ones worth a look). ``labels`` is the working run's labels.
+        "Suspect" (``label_is == FolderFilter.SUSPECT``) keeps the folders in ``suspects``.
         """
         where = ["f.snapshot_id = ?", "f.parent_id IS NOT NULL"]
         args: list = [self.snapshot_id]
@@ -203,8 +231,9 @@ class Browser:
             where.append("f.name LIKE ? ESCAPE '\\'")
             esc = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.append(f"%{esc}%")
-        sql = f"SELECT {_COLS} {self._from()} WHERE {' AND '.join(where)} ORDER BY f.rel_path"
+        sql = f"SELECT {self._cols} {self._from()} WHERE {' AND '.join(where)} ORDER BY f.rel_path"
         out: list[FolderRow] = []
+        suspect_ids = frozenset(suspects)
         for n, r in enumerate(self._con.execute(sql, args)):
             if should_stop is not None and n % 5000 == 0 and should_stop():
                 break
@@ -213,8 +242,11 @@ class Browser:
             if flt.label_is == FolderFilter.UNLABELLED:
                 if mine is not None:
                     continue
+            elif flt.label_is == FolderFilter.SUSPECT:
+                if row.id not in suspect_ids:
+                    continue
             elif flt.label_is is not None:
-                if (mine if mine is not None else row.predicted) != flt.label_is:
+                if (mine if mine is not None else row.shown_label) != flt.label_is:
                     continue
             if flt.low_confidence and (
                 mine is not None or row.confidence is None or row.confidence >= LOW_CONFIDENCE
@@ -350,7 +382,7 @@ def export_folders_csv(
     try:
         total = b._con.execute("SELECT count(*) FROM folders WHERE snapshot_id = ?", (snapshot_id,)).fetchone()[0]
         sql = (
-            f"SELECT {_COLS}, par.name {b._from()} LEFT JOIN folders par ON par.id = f.parent_id "
+            f"SELECT {b._cols}, par.name {b._from()} LEFT JOIN folders par ON par.id = f.parent_id "
             "WHERE f.snapshot_id = ? AND f.parent_id IS NOT NULL ORDER BY f.id"
         )
 
@@ -361,17 +393,17 @@ def export_folders_csv(
                         check_stop(should_stop)
                     if progress is not None:
                         progress(n / max(total, 1), f"{n:,} of {total:,} folders")
-                row = b._row(r[:12])
+                row = b._row(r[:_N_COLS])
                 yield {
                     "folder_id": row.id,
                     "snapshot_id": snapshot_id,
                     "path": row.rel_path,
                     "name": row.name,
-                    "parent": r[12] or "",
+                    "parent": r[_N_COLS] or "",
                     "depth": row.depth,
                     "heuristic_prediction": r[9] or "",
                     "label": labels.get(row.id, ""),
-                    "prediction": row.predicted or "",
+                    "prediction": row.shown_label or "",
                     "confidence": "" if row.confidence is None else f"{row.confidence:.4f}",
                     "predicted_by": row.predicted_by or "",
                     "file_count": row.file_count,

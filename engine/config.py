@@ -124,6 +124,16 @@ class TrainConfig(_Base):
         default=True,
         metadata=_rng(help="after the held-out report, refit the head on every labelled folder (test split included)"),
     )
+    abstain_precision: float | None = field(
+        default=0.9,
+        metadata=_rng(
+            0.01,
+            1.0,
+            nullable=True,
+            help="per-class confidence thresholds (chosen on out-of-fold predictions) so kept predictions "
+            "reach this precision; below them predict marks the folder abstained (final label unknown); null: off",
+        ),
+    )
 
 
 @dataclass

@@ -30,6 +30,10 @@ class Actions:
     zero_shot: QAction
     train: QAction
     predict: QAction
+    label_next: QAction
+    find_suspects: QAction
+    look_alikes: QAction
+    learning_curves: QAction
     about: QAction
     shortcuts: QAction
 
@@ -84,6 +88,14 @@ def create_actions(parent: QWidget) -> Actions:
         train=_act(parent, "&Train model…", "Ctrl+T", "fine-tune a classifier on your labels", P.SP_MediaPlay),
         predict=_act(parent, "&Predict all folders", "Ctrl+P",
                      "label every folder with the newest model", P.SP_CommandLink),
+        label_next=_act(parent, "Label &next 20", "Ctrl+Shift+N",
+                        "the unlabelled folders the model hesitates on most, as the sample", P.SP_ArrowForward),
+        find_suspects=_act(parent, "Find &suspect labels", "Ctrl+Shift+U",
+                           "labels a model trained without them strongly disagrees with", P.SP_MessageBoxWarning),
+        look_alikes=_act(parent, "Apply label to &look-alikes…", "Ctrl+L",
+                         "label the siblings and cousins with the same name shape in one undoable step"),
+        learning_curves=_act(parent, "Label &efficiency…", None,
+                             "Macro F1 against the number of labels: diverse sample versus label next"),
         about=_act(parent, "&About fsorg", None),
         shortcuts=_act(parent, "&Keyboard shortcuts", "F1"),
     )

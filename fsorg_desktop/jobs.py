@@ -15,6 +15,9 @@ Pools, one per purpose (Picard's ``_init_threads``, Anki's single collection exe
   thread so a label is saved within milliseconds and never waits behind a
   ten-minute training run; SQLite's write lock (WAL, busy_timeout) orders them
   against the long job's batches.
+* ``Pool.EXPLAIN`` calls to the explain view's model child process
+  (:class:`fsorg_desktop.procjob.ChildService`); one thread, so they are answered in order
+  and never hold a READ thread while the child loads its model.
 
 The worker function must never touch widgets (Anki: "UI calls in op may crash Qt"):
 it gets plain values in and returns a value; ``on_done(result, error)`` runs on the
@@ -41,9 +44,10 @@ class Pool(enum.Enum):
     READ = "read"
     JOBS = "jobs"
     LABELS = "labels"
+    EXPLAIN = "explain"
 
 
-_POOL_THREADS = {Pool.READ: 2, Pool.JOBS: 1, Pool.LABELS: 1}
+_POOL_THREADS = {Pool.READ: 2, Pool.JOBS: 1, Pool.LABELS: 1, Pool.EXPLAIN: 1}
 
 
 class JobStatus(enum.Enum):

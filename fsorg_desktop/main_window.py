@@ -47,6 +47,7 @@ from fsorg_desktop.app_settings import (
     AppSettings,
     RecentLibrary,
 )
+from fsorg_desktop.controllers.active_actions import ActiveActions
 from fsorg_desktop.controllers.model_actions import ModelActions
 from fsorg_desktop.controllers.sample_actions import SampleActions
 from fsorg_desktop.dialogs import DialogHost
@@ -57,6 +58,8 @@ from fsorg_desktop.models.folder_tree_model import FolderTreeModel
 from fsorg_desktop.models.sample_table_model import SampleTableModel
 from fsorg_desktop.ops import library as lib_ops
 from fsorg_desktop.ops import samples as sample_ops
+from fsorg_desktop.suspects import SuspectSet
+from fsorg_desktop.views.explain_view import ExplainView
 from fsorg_desktop.views.folder_tree_view import FolderTreeView
 from fsorg_desktop.views.jobs_panel import JobsPanel
 from fsorg_desktop.views.sample_view import SampleView
@@ -121,11 +124,12 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(self.labels.undo_stack)
 
         # -- views --
-        self.tree_model = FolderTreeModel(self.labels, self)
+        self.suspects = SuspectSet(self)  # shared by the tree, the sample table and the filter
+        self.tree_model = FolderTreeModel(self.labels, self, suspects=self.suspects)
         self.tree_view = FolderTreeView(self.tree_model)
         self.tree_view.name_filter.setAcceptDrops(False)
         self.welcome = WelcomeView()
-        self.sample_model = SampleTableModel(self.labels, self)
+        self.sample_model = SampleTableModel(self.labels, self, suspects=self.suspects)
         self.sample_view = SampleView(self.sample_model)
         self.side_tabs = QTabWidget()
         self.side_tabs.setDocumentMode(True)
@@ -144,6 +148,22 @@ class MainWindow(QMainWindow):
         self._results_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self._results_scroll.setWidget(self._results_empty)
         self.side_tabs.addTab(self._results_scroll, "Results")
+        # Explain: one view per library (it holds that library's model child process).
+        self.explain_view: ExplainView | None = None
+        self._explain_empty = QLabel("<h3>Explain</h3><p>Open a library, then select a folder: this tab shows "
+                                     "the heuristic rule that fired, the model's top three labels and the three "
+                                     "nearest folders you labelled.</p>")
+        self._explain_empty.setWordWrap(True)
+        self._explain_empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self._explain_empty.setMargin(16)
+        self.explain_stack = QStackedWidget()
+        self.explain_stack.addWidget(self._explain_empty)
+        self.side_tabs.addTab(self.explain_stack, "Explain")
+        self.side_tabs.setTabToolTip(self.side_tabs.indexOf(self.explain_stack),
+                                     "Why the model labels the selected folder as it does")
+        self._explain_pending: int | None = None
+        self._explain_timer = QTimer(self, singleShot=True, interval=300)  # debounce: arrow keys race
+        self._explain_timer.timeout.connect(self._explain_now)
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.tree_view)
@@ -173,6 +193,7 @@ class MainWindow(QMainWindow):
         self.actions_ = create_actions(self)
         self.sample_actions = SampleActions(self)
         self.model_actions = ModelActions(self)
+        self.active_actions = ActiveActions(self)
         self._build_menus(self.actions_)
         self._wire()
         self._restore_settings()
@@ -211,17 +232,25 @@ class MainWindow(QMainWindow):
         for act in a.label.values():
             self.label_menu.addAction(act)
         self.label_menu.addAction(a.clear_label)
+        self.label_menu.addAction(a.look_alikes)
         self.label_menu.addSeparator()
         self.label_menu.addAction(a.generate_samples)
+        self.label_menu.addAction(a.label_next)
         m = mb.addMenu("&Model")
         m.addAction(a.evaluate_baseline)
         m.addAction(a.zero_shot)
         m.addSeparator()
         m.addAction(a.train)
         m.addAction(a.predict)
+        m.addSeparator()
+        m.addAction(a.find_suspects)
+        m.addAction(a.learning_curves)
         m = mb.addMenu("&View")
         self.jobs_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+J"))
         m.addAction(self.jobs_dock.toggleViewAction())
+        self.show_explain_action = m.addAction("&Explain the selected folder")
+        self.show_explain_action.setShortcut(QKeySequence("Ctrl+Shift+X"))
+        self.show_explain_action.triggered.connect(lambda: self.side_tabs.setCurrentWidget(self.explain_stack))
         m = mb.addMenu("&Help")
         m.addAction(a.shortcuts)
         m.addAction(a.about)
@@ -229,7 +258,7 @@ class MainWindow(QMainWindow):
         tb = self.addToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for act in (a.open_folder, a.generate_samples, a.import_csv, a.export_sample):
+        for act in (a.open_folder, a.generate_samples, a.label_next, a.import_csv, a.export_sample):
             tb.addAction(act)
         tb.addSeparator()
         for act in (a.evaluate_baseline, a.train, a.predict):
@@ -266,6 +295,19 @@ class MainWindow(QMainWindow):
         a.train.triggered.connect(ma.train)
         a.predict.triggered.connect(ma.predict_all)
         ma.results_available.connect(self._on_model_results)
+        ma.model_trained.connect(self._on_model_trained)
+        aa = self.active_actions
+        a.label_next.triggered.connect(lambda: aa.label_next())
+        self.sample_view.label_next_requested.connect(lambda: aa.label_next())
+        aa.sample_generated.connect(self._on_sample_generated)
+        a.find_suspects.triggered.connect(lambda: aa.find_suspects())
+        aa.suspects_found.connect(self._on_suspects_found)
+        a.look_alikes.triggered.connect(lambda: aa.apply_to_look_alikes())
+        a.learning_curves.triggered.connect(lambda: aa.learning_curves())
+        aa.curves_ready.connect(self._show_curves)
+        self.sample_view.context_menu_requested.connect(self._fill_context_menu)
+        self.tree_view.folder_selected.connect(self._schedule_explain)
+        self.sample_view.folder_selected.connect(self._schedule_explain)
         self.sample_view.table.installEventFilter(self)
         self.sample_model.modelReset.connect(self._update_enabled)
         self.runner.job_started.connect(self._on_job_started)
@@ -303,6 +345,8 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self._set_label_controller(ctl)
+        self.suspects.clear()
+        self._install_explain_view(state)
         if state.snapshot is None:
             self.tree_model.set_browser(None)
             self.sample_model.set_rows([])
@@ -336,6 +380,62 @@ class MainWindow(QMainWindow):
         self._update_label_status()
         self._update_enabled()
         self.library_opened.emit(state)
+
+    # ------------------------------------------------------------------------------ explain
+    def _install_explain_view(self, state: LibraryState) -> None:
+        old = self.explain_view
+        if old is not None:
+            old.shutdown()
+            self.explain_stack.removeWidget(old)
+            old.deleteLater()
+            self.explain_view = None
+        self._explain_pending = None
+        if state.snapshot is None:
+            self.explain_stack.setCurrentWidget(self._explain_empty)
+            return
+        view = ExplainView(state.settings, model=self.active_model_path(), runner=self.runner)
+        view.folder_activated.connect(self.reveal_folder)
+        view.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
+        self.explain_view = view
+        self.explain_stack.addWidget(view)
+        self.explain_stack.setCurrentWidget(view)
+
+    def active_model_path(self) -> str | None:
+        """The model folder this session trained, if any (None: the newest trained, or the baseline)."""
+        path = self.model_actions.model_path
+        return path if path and Path(path).is_dir() else None
+
+    def _schedule_explain(self, folder_id: int) -> None:
+        self._explain_pending = folder_id
+        if self.side_tabs.currentWidget() is self.explain_stack:
+            self._explain_timer.start()
+
+    def _explain_now(self) -> None:
+        """Explain the folder selected last, only while the tab is on screen (the first
+        explanation starts a model process: no reason to pay for it unseen)."""
+        view = self.explain_view
+        fid = self._explain_pending
+        if view is None or fid is None or self.side_tabs.currentWidget() is not self.explain_stack:
+            return
+        sus = self.suspects.get(fid, self.labels.label_of(fid))
+        view.set_note(None if sus is None else "⚠ " + SuspectSet.tooltip(sus))
+        if view.folder_id != fid or (view.explanation is None and not view.is_busy()):
+            view.show_folder(fid)
+
+    def _on_model_trained(self, path: str) -> None:
+        if self.explain_view is not None:
+            self.explain_view.set_model(path)
+
+    # ------------------------------------------------------------------------------ label smarter
+    def _on_suspects_found(self, flags: list) -> None:
+        if flags:
+            self.tree_view.show_suspects()  # the flat list of suspects, ⚠ in "Your label"
+            self.tree_view.tree.setFocus()
+
+    def _show_curves(self, result: dict) -> None:
+        from fsorg_desktop.views.learning_curve_view import LearningCurveDialog
+
+        self.dialogs.keep(LearningCurveDialog(result, self))
 
     def _announce_tree_ready(self) -> None:
         self.tree_view.expand_root()
@@ -408,6 +508,11 @@ class MainWindow(QMainWindow):
         return panel
 
     def _on_side_tab_changed(self, _index: int) -> None:
+        if self.side_tabs.currentWidget() is self.explain_stack:
+            if self._explain_pending is None:
+                fid = self.tree_model.folder_id(self.tree_view.tree.currentIndex())
+                self._explain_pending = fid
+            QTimer.singleShot(0, self, self._explain_now)  # (start(0) would change the debounce interval)
         if self.side_tabs.currentWidget() is self._results_scroll:
             panel = self.ensure_results_panel()
             if panel is not None and not self._results_widened:
@@ -575,14 +680,14 @@ class MainWindow(QMainWindow):
         self.scan_folder(path)
 
     # ------------------------------------------------------------------------------ labeling
-    def _focused_folder_view(self):
+    def focused_folder_view(self):
         """The view whose selection a menu label action applies to (the last focused)."""
         if getattr(self, "_last_focused", None) is self.sample_view.table:
             return self.sample_view
         return self.tree_view
 
     def _label_selection(self, label: str | None) -> None:
-        view = self._focused_folder_view()
+        view = self.focused_folder_view()
         ids = view.selected_folder_ids()
         if ids:
             self._on_label_requested(ids, label)
@@ -592,6 +697,8 @@ class MainWindow(QMainWindow):
         if self.state is None or self.state.snapshot is None:
             return
         self.labels.set_labels(folder_ids, label)
+        if label is not None and len(folder_ids) == 1:
+            self.active_actions.hint_look_alikes(folder_ids[0], label)
 
     def _update_label_status(self) -> None:
         n = self.labels.count()
@@ -601,6 +708,9 @@ class MainWindow(QMainWindow):
         for act in self.actions_.label.values():
             menu.addAction(act)
         menu.addAction(self.actions_.clear_label)
+        menu.addSeparator()
+        menu.addAction(self.actions_.look_alikes)
+        menu.addAction(self.show_explain_action)
 
     # ------------------------------------------------------------------------------ filter
     def _on_find(self) -> None:
@@ -616,12 +726,20 @@ class MainWindow(QMainWindow):
             self.tree_view.set_filter_status("")
             return
         settings, snap, labels = self.state.settings, self.state.snapshot.id, self.labels.labels()
+        suspects = [fid for fid in self.suspects.ids() if self.suspects.get(fid, labels.get(fid)) is not None]
+        if flt.label_is == FolderFilter.SUSPECT and not suspects:
+            self.tree_model.set_flat_rows([], False)
+            self.tree_view.set_filter_status(
+                "No suspect labels: run Model ▸ Find suspect labels (Ctrl+Shift+U) — clear the filter to see the tree"
+                if not len(self.suspects) else "No suspect labels left — clear the filter to see the tree"
+            )
+            return
         self.tree_view.set_filter_status("Searching…")
 
         def work(progress, should_stop):
             b = Browser.for_settings(settings, snap)
             try:
-                return b.search(flt, labels, should_stop=should_stop)
+                return b.search(flt, labels, should_stop=should_stop, suspects=suspects)
             finally:
                 b.close()
 
@@ -632,6 +750,9 @@ class MainWindow(QMainWindow):
                     self.tree_view.set_filter_status(f"Filter failed: {error}")
                 return
             rows, more = result
+            if flt.label_is == FolderFilter.SUSPECT:  # most suspicious first, as the status bar says
+                score = {fid: self.suspects.get(fid, labels.get(fid)) for fid in suspects}
+                rows = sorted(rows, key=lambda r: -(score[r.id].score if score.get(r.id) else 0.0))
             self.tree_model.set_flat_rows(rows, more)
             self.tree_view.set_filter_status(
                 f"{len(rows):,}{'+' if more else ''} matching folder{'s' if len(rows) != 1 else ''}"
@@ -698,8 +819,10 @@ class MainWindow(QMainWindow):
         a = self.actions_
         a.rescan.setEnabled(has_lib)
         for act in (*a.label.values(), a.clear_label, a.find, a.generate_samples, a.export_tree, a.import_csv,
-                    a.evaluate_baseline, a.zero_shot, a.train, a.predict):
+                    a.evaluate_baseline, a.zero_shot, a.train, a.predict, a.label_next, a.find_suspects,
+                    a.look_alikes, a.learning_curves):
             act.setEnabled(has_lib)
+        self.sample_view.label_next_button.setEnabled(has_lib)
         a.export_sample.setEnabled(has_lib and self.sample_model.rowCount() > 0)
         self.sample_view.generate_button.setEnabled(has_lib)
 
@@ -733,6 +856,10 @@ class MainWindow(QMainWindow):
             "<tr><td><b>Ctrl+F</b></td><td>Filter folders</td></tr>"
             "<tr><td><b>Enter / ↓</b></td><td>Next row</td></tr>"
             "<tr><td><b>Ctrl+G</b></td><td>Generate samples</td></tr>"
+            "<tr><td><b>Ctrl+Shift+N</b></td><td>Label next 20 (where the model hesitates)</td></tr>"
+            "<tr><td><b>Ctrl+L</b></td><td>Apply the label to look-alikes</td></tr>"
+            "<tr><td><b>Ctrl+Shift+U</b></td><td>Find suspect labels</td></tr>"
+            "<tr><td><b>Ctrl+Shift+X</b></td><td>Explain the selected folder</td></tr>"
             "<tr><td><b>Ctrl+O</b></td><td>Open (or drop) a library folder</td></tr>"
             "</table>",
             informative="After a label key the cursor moves to the next folder. Every other "
@@ -790,6 +917,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.labels.flush()
+        if self.explain_view is not None:
+            self.explain_view.shutdown()
         self.runner.pool(Pool.LABELS).waitForDone(10_000)
         self.save_settings()
         self.dialogs.close_all()

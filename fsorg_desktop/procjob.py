@@ -166,3 +166,182 @@ def extract_features_job(settings, snapshot_id: int, config, *, progress, should
         return extract_features(dbs, snapshot_id, config, progress=progress, should_stop=should_stop)
     finally:
         dbs.dispose()
+
+
+# --------------------------------------------------------------- a long-lived child
+def _service_child(requests, replies, stop, factory: str, args: tuple, kwargs: dict) -> None:  # in the child
+    _lower_priority()
+    obj = None
+    while True:
+        req = requests.get()
+        if req is None:
+            return
+        req_id, method, m_args, m_kwargs = req
+        stop.clear()
+        last = [0.0]
+
+        def progress(fraction: float, message: str, _id=req_id, last=last) -> None:
+            now = time.monotonic()
+            if fraction >= 1.0 or now - last[0] >= PROGRESS_INTERVAL_S:
+                last[0] = now
+                replies.put((_id, "progress", float(fraction), str(message)))
+
+        try:
+            if obj is None:
+                module, name = factory.split(":")
+                obj = getattr(importlib.import_module(module), name)(*args, **kwargs)
+            result = getattr(obj, method)(*m_args, progress=progress, should_stop=stop.is_set, **m_kwargs)
+            replies.put((req_id, "result", result))
+        except Cancelled as e:
+            replies.put((req_id, "cancelled", str(e)))
+        except UserError as e:
+            replies.put((req_id, "user_error", str(e), e.details))
+        except BaseException as e:  # noqa: BLE001 - everything must reach the parent
+            replies.put((req_id, "error", type(e).__name__, str(e), traceback.format_exc()))
+
+
+class ChildService:
+    """One object living in a spawned child, called again and again (for example
+    :class:`engine.active.Explainer`: loading its model costs seconds once, each call after
+    that milliseconds). :meth:`call` returns a worker body for ``run_job``, like
+    :func:`in_process`; the child starts on the first call and keeps running until
+    :meth:`close`. Calls are answered one at a time in order: run them on one worker thread
+    (a single-thread pool). Cancel stops the call in the child at its next ``should_stop``.
+    A child that died is started again by the next call.
+    """
+
+    def __init__(self, factory: str, *args: Any, **kwargs: Any) -> None:
+        self._factory, self._args, self._kwargs = factory, args, kwargs
+        self._lock = threading.Lock()
+        self._proc = None
+        self._requests = self._replies = self._stop = None
+        self._next_id = 0
+
+    def _ensure(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            return
+        self._shutdown_child()
+        ctx = multiprocessing.get_context("spawn")
+        self._requests, self._replies, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self._proc = ctx.Process(
+            target=_service_child,
+            args=(self._requests, self._replies, self._stop, self._factory, self._args, self._kwargs),
+            daemon=True,
+            name="fsorg-service",
+        )
+        _lower_this_thread()
+        self._proc.start()
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        def work(progress, should_stop):
+            with self._lock:
+                if should_stop():
+                    raise Cancelled()
+                self._ensure()
+                self._next_id += 1
+                req_id = self._next_id
+                proc, replies, stop = self._proc, self._replies, self._stop
+                self._requests.put((req_id, method, args, kwargs))
+                while True:
+                    if should_stop() and not stop.is_set():
+                        stop.set()
+                    try:
+                        msg = replies.get(timeout=0.1)
+                    except queue.Empty:
+                        if not proc.is_alive():
+                            raise WorkerError(
+                                "ProcessExit",
+                                f"the background process stopped unexpectedly (exit code {proc.exitcode})",
+                                "",
+                            ) from None
+                        continue
+                    if msg[0] != req_id:  # a reply to an older call nobody waits for any more
+                        continue
+                    kind = msg[1]
+                    if kind == "progress":
+                        if not stop.is_set():
+                            progress(msg[2], msg[3])
+                    elif kind == "result":
+                        return msg[2]
+                    elif kind == "cancelled":
+                        raise Cancelled(msg[2])
+                    elif kind == "user_error":
+                        raise UserError(msg[2], details=msg[3])
+                    else:
+                        raise WorkerError(msg[2], msg[3], msg[4])
+
+        return work
+
+    def _shutdown_child(self, timeout: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if self._stop is not None:
+            self._stop.set()
+        try:
+            self._requests.put(None)
+        except (OSError, ValueError):
+            pass
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(2)
+        for q in (self._requests, self._replies):
+            try:
+                q.close()
+                q.cancel_join_thread()
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the child (a call in flight is cancelled first; it gets a WorkerError or Cancelled)."""
+        if self._stop is not None:
+            self._stop.set()
+        self._shutdown_child(timeout)
+
+
+
+# --------------------------------------------------------------- label smarter (issue 9)
+# Results cross back as plain dicts and lists: unpickling engine.active's dataclasses in the
+# window would import numpy there (and hold the GIL for it) just to read a few numbers.
+
+
+def label_next_job(settings, snapshot_id: int, out_csv: str, *, n: int, model, min_depth: int, max_depth: int,
+                   progress, should_stop) -> list[dict[str, str]]:
+    """``engine.active.uncertain_sample``: the rows of the new app sample, most uncertain first."""
+    from engine.active import uncertain_sample
+
+    _, rows = uncertain_sample(
+        settings, snapshot_id, out_csv, n=n, model=model, min_depth=min_depth, max_depth=max_depth,
+        progress=progress, should_stop=should_stop,
+    )
+    return rows
+
+
+def suspects_job(settings, label_run_id, *, progress, should_stop) -> tuple[int, list[dict]]:
+    """``engine.active.find_suspects`` + ``flag_suspects``: (labels judged, flagged suspects)."""
+    from dataclasses import asdict
+
+    from engine.active import find_suspects, flag_suspects
+
+    judged = find_suspects(settings, label_run_id, progress=progress, should_stop=should_stop)
+    return len(judged), [asdict(s) for s in flag_suspects(judged)]
+
+
+def learning_curves_job(settings, *, batch_size: int, max_labels: int, progress, should_stop) -> dict:
+    """``engine.active.learning_curves`` as {strategy: [(labels, macro F1), …]} plus context."""
+    from engine.active import learning_curves
+
+    res = learning_curves(
+        settings, batch_size=batch_size, max_labels=max_labels, progress=progress, should_stop=should_stop
+    )
+    return {
+        "series": {k: [(p.n_labels, p.macro_f1) for p in pts] for k, pts in res.series.items()},
+        "n_pool": res.n_pool,
+        "label_run_id": res.label_run_id,
+        "batch_size": res.batch_size,
+        "encoder": res.encoder,
+    }

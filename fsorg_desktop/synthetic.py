@@ -104,9 +104,9 @@ def _predictions(settings: StorageSettings, snap: int, base: int, count: int) ->
         fid = base + i + 1
         batch.append((run, fid, labels[fid % 6], ((fid * 7919) % 100) / 100.0, probs))
         if len(batch) >= 50_000:
-            con.executemany("INSERT INTO predictions VALUES (?,?,?,?,?)", batch)
+            con.executemany("INSERT INTO predictions (prediction_run_id, folder_id, label, confidence, probs) VALUES (?,?,?,?,?)", batch)
             batch.clear()
     if batch:
-        con.executemany("INSERT INTO predictions VALUES (?,?,?,?,?)", batch)
+        con.executemany("INSERT INTO predictions (prediction_run_id, folder_id, label, confidence, probs) VALUES (?,?,?,?,?)", batch)
     con.commit()
     con.close()

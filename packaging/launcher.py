@@ -13,6 +13,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main() -> int:
+    # The app runs model jobs in spawned child processes; in a frozen bundle the child is this
+    # executable again, and freeze_support() turns it into the worker before any argument parsing.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     args = sys.argv[1:]
     if args and args[0] == "cli":
         from engine.cli import main as cli_main

@@ -113,6 +113,15 @@ def main() -> int:
         print(f"==> {name}: Macro F1 on unlabelled folders = {m:.3f} "
               f"(averaged over the {len(scored)} classes with >= 3 such folders: {', '.join(scored)}; "
               f"fsorg's all-classes figure {rep.macro_f1:.3f})\n")
+        with open(result.csv_path, encoding="utf-8-sig", newline="") as fh:
+            abst = {r["path"]: r.get("abstained") == "1" for r in csv.DictReader(fh) if r.get("abstained")}
+        if abst:
+            kept = [p for p in paths if not abst.get(p, False)]
+            mk, scored_k, rep_k = macro_ge([truth[p] for p in kept], [preds[p] for p in kept])
+            print(f"==> {name} with its stored abstention thresholds: {len(paths) - len(kept)} of {len(paths)} "
+                  f"unlabelled folders abstained (final label 'unknown'); coverage {len(kept) / len(paths):.3f}, "
+                  f"on the kept ones Macro F1 {mk:.3f} (classes with >= 3 kept folders: {', '.join(scored_k)}), "
+                  f"accuracy {rep_k.accuracy:.3f} (all unlabelled: {rep.accuracy:.3f})\n")
         return m
 
     pcfg = load_config("predict", None, labeled_only=False, use_baseline=False)

@@ -59,3 +59,67 @@ def test_errors_keep_their_kind(qtbot, kind):
     else:
         assert isinstance(job.error, WorkerError) and job.error.type_name == "ZeroDivisionError"
         assert "ZeroDivisionError" in job.error._fsorg_traceback
+
+
+class Counter:
+    """Lives in a ChildService's child: its state (the pid, the calls) persists between calls."""
+
+    def __init__(self, start: int) -> None:
+        self.calls = start
+
+    def bump(self, by: int, *, progress, should_stop):
+        import os
+
+        self.calls += by
+        progress(0.5, "bumped")
+        return self.calls, os.getpid()
+
+    def spin(self, *, progress, should_stop):
+        while not should_stop():
+            progress(0.1, "spinning")
+            time.sleep(0.01)
+        raise Cancelled("stopped")
+
+    def fail(self, kind: str, *, progress, should_stop):
+        return failing_job(kind, progress=progress, should_stop=should_stop)
+
+    def die(self, *, progress, should_stop):
+        import os
+
+        os._exit(3)
+
+
+def test_child_service_keeps_its_object_between_calls_cancels_and_restarts(qtbot):
+    from fsorg_desktop.procjob import ChildService
+
+    runner = JobRunner()
+    svc = ChildService("tests.test_desktop_procjob:Counter", 10)
+    try:
+        def call(method, *args):
+            job = runner.run(svc.call(method, *args), pool=Pool.EXPLAIN)
+            with qtbot.waitSignal(job.finished, timeout=60_000):
+                pass
+            return job
+
+        a, b = call("bump", 1), call("bump", 2)
+        assert a.result[0] == 11 and b.result[0] == 13  # one object, kept between calls
+        assert a.result[1] == b.result[1] and svc.is_running()  # one child
+        user = call("fail", "user")
+        assert isinstance(user.error, UserError) and user.error.details == "line 3: bad"
+        bug = call("fail", "bug")
+        assert isinstance(bug.error, WorkerError) and bug.error.type_name == "ZeroDivisionError"
+
+        spin = runner.run(svc.call("spin"), pool=Pool.EXPLAIN)
+        qtbot.waitUntil(lambda: spin.fraction > 0, timeout=30_000)
+        with qtbot.waitSignal(spin.finished, timeout=30_000):
+            spin.cancel()
+        assert spin.status is JobStatus.CANCELLED
+        assert call("bump", 1).result[0] == 14  # still the same object after a cancel
+
+        died = call("die")
+        assert isinstance(died.error, WorkerError) and "stopped unexpectedly" in str(died.error)
+        again = call("bump", 1)
+        assert again.result[0] == 11 and again.result[1] != a.result[1]  # a fresh child
+    finally:
+        svc.close()
+    assert not svc.is_running()

@@ -2,8 +2,9 @@
 
 * the "apply to look-alikes" preview dialog labels the ticked folders through the
   LabelController in ONE undoable step, saved to the database;
-* the explain view computes on a worker with the real (baseline) model and base body, and
-  shows the heuristic rule, the top three labels and the nearest labelled folders.
+* the explain view computes in its model child process (the real baseline model and base
+  body; the window never loads them) and shows the heuristic rule, the top three labels and
+  the nearest labelled folders.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured)
     view = ExplainView(lib.dbs.settings, runner=runner)
     qtbot.addWidget(view)
     fid = lib.fid("Tom Cartos/Forest Camp/night")
-    with qtbot.waitSignal(view.explanation_shown, timeout=180_000) as sig:
+    with qtbot.waitSignal(view.explanation_shown, timeout=60_000) as sig:
         view.show_folder(fid)
         assert view.is_busy()
     ex = sig.args[0]
@@ -183,3 +184,4 @@ def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured)
         view.set_model(None)
     assert sig3.args[0].folder_id == fid
     runner.drain()
+    view.shutdown()

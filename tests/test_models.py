@@ -393,7 +393,7 @@ def test_cli_guide_workflow_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "MACRO F1" in r.stdout and "MOST COMMON ERRORS" in r.stdout
     train_cfg = tmp_path / "train.json"
-    train_cfg.write_text(json.dumps({"max_steps": 2, "batch_size": 8}))
+    train_cfg.write_text(json.dumps({"max_steps": 2, "batch_size": 8, "abstain_precision": None}))
     model = tmp_path / "models" / "my_classifier"
     r = run_cli("model", "train", "--storage", str(data), "--config", str(train_cfg), "--model-path", str(model))
     assert r.returncode == 0, r.stderr
@@ -404,6 +404,10 @@ def test_cli_guide_workflow_end_to_end(tmp_path):
     with open(out, encoding="utf-8-sig", newline="") as fh:
         pred = list(csv.DictReader(fh))
     assert len(pred) == len(TREE) + 1 and {"prediction", "confidence", "p_descriptor"} <= set(pred[0])
+    # abstain_precision null: no thresholds stored, nothing abstains, final label = prediction.
+    assert "abstention" not in json.loads((model / "metadata.json").read_text())
+    assert all(p["abstained"] == "" and p["final_label"] == p["prediction"] for p in pred)
+    assert "COVERAGE VS MACRO F1 ON KEPT PREDICTIONS" in r.stdout
     r = run_cli("model", "zero-shot", "--storage", str(data), "--split", "train")
     assert r.returncode == 0, r.stderr
     assert "ZERO-SHOT" in r.stdout
@@ -463,3 +467,151 @@ def test_cancelled_predict_leaves_no_prediction_run(trained):
         ).all()
     dbs.dispose()
     assert after == before and not orphans
+
+
+# ----------------------------------------------------------------------- abstention (issue 9)
+
+
+def test_abstention_thresholds_are_stored_and_reloaded(trained):
+    from engine.models.modelio import load_model_folder
+
+    _, result = trained
+    meta = json.loads((result.model_path / "metadata.json").read_text())
+    ab = meta["abstention"]
+    assert ab["target_precision"] == pytest.approx(0.9)  # config/fine_tuning/train.json default
+    assert set(ab["thresholds"]) == set(meta["labels"])
+    assert all(0.0 <= t <= 1.0 for t in ab["thresholds"].values()) and ab["thresholds"]["unknown"] == 0.0
+    assert "out-of-fold" in ab["chosen_on"] and 0.0 <= ab["oof_coverage"] <= 1.0
+    assert result.abstention == ab
+    loaded = load_model_folder(result.model_path, taxonomy=_taxonomy())
+    assert loaded.metadata["abstention"] == ab
+
+
+def test_predict_marks_abstained_rows_and_keeps_label_argmax(trained, tmp_path):
+    """Thresholds that split the folders: rows below them are flagged, label == argmax still."""
+    import csv
+
+    from engine.models.prediction import predict
+
+    settings, result = trained
+    model = _copy_model(result.model_path, tmp_path / "strict")
+    cfg = load_config("predict", None, labeled_only=False)
+    first = predict(settings, cfg, model_path=model, progress=no_progress, should_stop=never_stop)
+    labels, rows = _stored(settings, first.prediction_run_id)
+    median = float(np.median([r.confidence for r in rows]))
+    meta = json.loads((model / "metadata.json").read_text())
+    meta["abstention"]["thresholds"] = {lb: (0.0 if lb == "unknown" else median) for lb in meta["labels"]}
+    (model / "metadata.json").write_text(json.dumps(meta))
+    out = tmp_path / "pred.csv"
+    res = predict(settings, cfg, model_path=model, output_csv=out, progress=no_progress, should_stop=never_stop)
+    labels, rows = _stored(settings, res.prediction_run_id)
+    expect = {r.folder_id: (r.label != "unknown" and r.confidence < median - 1e-9) for r in rows}
+    assert 0 < sum(expect.values()) < len(rows)
+    assert res.n_abstained == sum(expect.values())
+    for r in rows:
+        probs = np.frombuffer(r.probs, np.float32)
+        assert r.label == labels[int(np.argmax(probs))]  # the stored label is still the argmax
+        assert r.abstained is expect[r.folder_id]
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        csv_rows = {int(x["folder_id"]): x for x in csv.DictReader(fh)}
+    for r in rows:
+        c = csv_rows[r.folder_id]
+        assert c["prediction"] == r.label and c["abstained"] == str(int(expect[r.folder_id]))
+        assert c["final_label"] == ("unknown" if expect[r.folder_id] else r.label)
+    # The report gains the coverage table, and the model's own thresholds' row.
+    cov = res.coverage
+    assert cov["levels"][0]["min_confidence"] == 0.0 and cov["levels"][0]["coverage"] == 1.0
+    assert [p["n_kept"] for p in cov["levels"]] == sorted((p["n_kept"] for p in cov["levels"]), reverse=True)
+    labelled_kept = sum(1 for r in rows if r.folder_id in _labelled_ids(settings) and not expect[r.folder_id])
+    assert cov["model_thresholds"]["n_kept"] == labelled_kept
+
+
+def _labelled_ids(settings: StorageSettings) -> set[int]:
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        ids = {r[0] for r in c.execute(select(S.labels.c.folder_id)).all()}
+    dbs.dispose()
+    return ids
+
+
+def _cells_add_up(settings: StorageSettings, eval_run_id: int) -> dict:
+    from engine.results import folders_for_cell, load_eval_run
+
+    dbs = Databases.open(settings)
+    try:
+        run = load_eval_run(dbs.training, eval_run_id)
+        assert run.items_exact
+        rep = run.report
+        for i, t in enumerate(rep.labels):
+            for j, p in enumerate(rep.labels):
+                dd = folders_for_cell(dbs.training, eval_run_id, t, p)
+                assert dd.note is None
+                assert len(dd.rows) == rep.confusion[i][j], (t, p)
+                assert all(row.confidence is not None for row in dd.rows)
+        with dbs.training.connect() as c:
+            ev = c.execute(select(S.eval_runs).where(S.eval_runs.c.id == eval_run_id)).one()
+        return {"eval": ev, "report": json.loads(ev.report)}
+    finally:
+        dbs.dispose()
+
+
+def test_training_eval_run_can_be_drilled_into(trained):
+    settings, result = trained
+    got = _cells_add_up(settings, result.eval_run_id)
+    ev, stored = got["eval"], got["report"]
+    assert ev.prediction_run_id is not None and ev.split == "test" and ev.kind == "finetuned"
+    assert len(stored["items"]) == ev.n == result.n_test
+    # The report is the same one training printed and saved in the model folder.
+    saved = json.loads((result.model_path / "report.json").read_text())
+    assert {k: v for k, v in stored.items() if k != "items"} == saved == result.report.to_dict()
+    labels, rows = _stored(settings, ev.prediction_run_id)
+    assert len(rows) == result.n_test
+    assert all(r.label == labels[int(np.argmax(np.frombuffer(r.probs, np.float32)))] for r in rows)
+
+
+def test_predict_report_lists_its_items(trained):
+    from engine.models.prediction import predict
+
+    settings, result = trained
+    res = predict(
+        settings, load_config("predict", None, labeled_only=True), model_path=result.model_path,
+        progress=no_progress, should_stop=never_stop,
+    )
+    stored = _cells_add_up(settings, res.eval_run_id)["report"]
+    _, rows = _stored(settings, res.prediction_run_id)
+    pred = {r.folder_id: r.label for r in rows}
+    assert len(stored["items"]) == res.report.n == len(TREE)
+    assert all(pred[f] == p for f, _t, p in stored["items"])
+    assert "coverage" in stored and "model_thresholds" in stored["coverage"]
+
+
+def test_baseline_reads_the_heuristic_guess(trained):
+    """The shipped baseline's recipe feeds folder_features.heuristic_* to its head."""
+    import dataclasses
+
+    from engine.models.baseline import load_baseline
+    from engine.models.data import load_records
+    from engine.models.inputs import build_matrix
+
+    settings, _ = trained
+    base = load_baseline(_taxonomy())
+    spec = base.recipe["heuristic"]
+    assert spec["labels"] == _taxonomy() and base.metadata["metrics"]["variant"] == "portable+heuristic"
+    dbs = Databases.open(settings)
+    recs = load_records(dbs.training)
+    dbs.dispose()
+    assert recs and all(r.heuristic_label in _taxonomy() and r.heuristic_rule for r in recs)
+    r = next(x for x in recs if x.heuristic_label == "asset_type")
+    vec = {t: np.ones(base.emb_dim, np.float32) / np.sqrt(base.emb_dim) for t in ["maps"]}
+
+    def lookup(t):
+        return vec.get(t, np.ones(base.emb_dim, np.float32) / np.sqrt(base.emb_dim))
+
+    with_h = build_matrix([r], base.recipe, lookup, base.emb_dim)
+    without = build_matrix([dataclasses.replace(r, heuristic_label=None)], base.recipe, lookup, base.emb_dim)
+    tail = len(spec["labels"])
+    assert with_h.shape == without.shape == (1, base.head.coef.shape[1])
+    assert np.count_nonzero(with_h[0, -tail:]) == 1 and not np.any(without[0, -tail:])
+    assert with_h[0, -tail + spec["labels"].index("asset_type")] == pytest.approx(
+        r.heuristic_confidence * spec["weight"]
+    )

@@ -16,8 +16,18 @@ def print_result(result) -> None:
     )
     if result.csv_path is not None:
         print(f"Predictions written to {result.csv_path}")
+    if result.n_abstained is not None:
+        print(
+            f"{result.n_abstained:,} of {result.n:,} predictions are below the model's confidence thresholds "
+            "and are marked abstained (final label 'unknown'; their argmax label and probabilities are kept)."
+        )
     if result.report is not None:
+        from engine.models.prediction import format_coverage
+
         print(result.report.format_text(result.report_title))
+        text = format_coverage(result.coverage)
+        if text:
+            print(text)
     else:
         print("No labelled folders among them: no evaluation report.")
 

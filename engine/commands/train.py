@@ -39,6 +39,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if result.report is not None:
         print(result.report.format_text(f"EVALUATION REPORT (held-out test split, {result.n_test} folders)"))
+    ab = result.abstention
+    if ab:
+        cov = ab.get("oof_coverage")
+        f1 = ab.get("oof_macro_f1_kept")
+        print(
+            f"Abstention: per-class confidence thresholds for precision {ab['target_precision']:.2f} stored with "
+            f"the model ({ab['chosen_on']}); there they keep {cov * 100:.0f}% of predictions"
+            + (f" at Macro F1 {f1 * 100:.1f}%" if f1 is not None else "")
+            + ". Predictions below them are marked abstained (final label 'unknown')."
+        )
     print(f"Model saved to {result.model_path}")
     print(f"Next: python organizer.py model predict --model-path {result.model_path}")
     return 0

@@ -44,6 +44,35 @@ def portable_recipe() -> dict[str, Any]:
     }
 
 
+HEURISTIC_WEIGHT = 3.0
+
+
+def heuristic_recipe(
+    records: Sequence[FolderRecord], *, rules: bool = False, embeddings: bool = True
+) -> dict[str, Any]:
+    """The portable recipe plus the rule-based heuristic's guess (one-hot label x confidence).
+
+    Why: the heuristic's rules are written for any library (general vocabulary, tree shape),
+    while a head on name embeddings alone learns the dev library's naming; across creator
+    groups the guess carries over far better (figures: scripts/build_baseline.py --compare).
+    ``rules=True`` also one-hot encodes the rule that fired (the rule names seen in
+    ``records``); measured, it adds nothing on held-out creators and ties the model to the
+    current rule names, so the shipped baseline leaves it out. ``embeddings=False`` keeps
+    only the heuristic and the portable structure (an ablation). The columns are fixed by the
+    stored spec, so predict reads ``folder_features.heuristic_*`` into exactly these inputs.
+    """
+    from engine.taxonomy import label_names
+
+    recipe = portable_recipe()
+    if not embeddings:
+        recipe = {**recipe, "blocks": [], "relational": False, "prototypes": {}}
+    spec: dict[str, Any] = {"labels": list(label_names()), "weight": HEURISTIC_WEIGHT}
+    if rules:
+        spec["rules"] = sorted({r.heuristic_rule for r in records if r.heuristic_rule})
+    recipe["heuristic"] = spec
+    return recipe
+
+
 def load_baseline(taxonomy: Sequence[str]) -> LoadedModel:
     if not (BASELINE_DIR / "metadata.json").is_file():
         raise UserError(

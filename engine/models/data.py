@@ -26,6 +26,9 @@ _COLS = (
     "top_exts",
     "file_count",
     "subfolder_count",
+    "heuristic_label",
+    "heuristic_confidence",
+    "heuristic_rule",
 )
 
 

@@ -107,6 +107,10 @@ class FolderRecord:
     top_exts: tuple[tuple[str, int], ...] = ()
     file_count: int = 0
     subfolder_count: int = 0
+    # The rule-based first guess stored by extract-features (None where not computed).
+    heuristic_label: str | None = None
+    heuristic_confidence: float | None = None
+    heuristic_rule: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -125,6 +129,11 @@ class FolderRecord:
             top_exts=tuple((str(e), int(c)) for e, c in _json_list(m["top_exts"])),
             file_count=int(m["file_count"] or 0),
             subfolder_count=int(m["subfolder_count"] or 0),
+            heuristic_label=m.get("heuristic_label"),
+            heuristic_confidence=(
+                float(m["heuristic_confidence"]) if m.get("heuristic_confidence") is not None else None
+            ),
+            heuristic_rule=m.get("heuristic_rule"),
         )
 
 
@@ -290,7 +299,31 @@ def _extra_dim(recipe: dict[str, Any]) -> int:
     if recipe.get("relational"):
         d += len(RELATIONAL_NAMES)
     d += 2 * len(recipe.get("prototypes") or {})
+    h = recipe.get("heuristic")
+    if h:
+        d += len(h["labels"]) + len(h.get("rules") or [])
     return d
+
+
+def heuristic_features(r: FolderRecord, spec: dict[str, Any]) -> list[float]:
+    """The rule-based guess as inputs: one-hot label x confidence, then one-hot rule.
+
+    Why: the heuristic's rules are general vocabulary and tree-shape rules (labeling-guide
+    order), so they carry over to libraries the embedding head never saw; the head learns
+    how far to trust each rule. ``spec`` (stored in the recipe) fixes the column order: the
+    labels and the rule names known when the model was trained; a rule this fsorg does not
+    know, or a folder without a guess, gives zeros.
+    """
+    labels, rules = spec["labels"], spec.get("rules") or []
+    out = [0.0] * (len(labels) + len(rules))
+    if r.heuristic_label is None:
+        return out
+    conf = float(r.heuristic_confidence if r.heuristic_confidence is not None else 1.0)
+    if r.heuristic_label in labels:
+        out[labels.index(r.heuristic_label)] = conf
+    if r.heuristic_rule in rules:
+        out[len(labels) + rules.index(r.heuristic_rule)] = 1.0
+    return out
 
 
 def check_recipe(recipe: dict[str, Any]) -> None:
@@ -305,6 +338,11 @@ def check_recipe(recipe: dict[str, Any]) -> None:
     protos = recipe.get("prototypes") or {}
     if not isinstance(protos, dict) or not all(isinstance(v, list) and v for v in protos.values()):
         raise ValueError("prototypes must map labels to non-empty text lists")
+    h = recipe.get("heuristic")
+    if h is not None and not (
+        isinstance(h, dict) and isinstance(h.get("labels"), list) and isinstance(h.get("rules", []), list)
+    ):
+        raise ValueError("heuristic must name its labels (and rules) as lists")
 
 
 def distinct_texts(records: Iterable[FolderRecord], recipe: dict[str, Any]) -> list[str]:
@@ -351,6 +389,8 @@ def build_matrix(
         v = m.mean(axis=0)
         proto_means.append(v / max(float(np.linalg.norm(v)), 1e-9))
     P = np.stack(proto_means) if proto_means else None
+    hspec = recipe.get("heuristic")
+    hw = float(hspec.get("weight", 1.0)) if hspec else 0.0
     base = emb_dim * len(blocks)
     out = np.zeros((len(records), base + _extra_dim(recipe)), dtype=np.float32)
     for i, r in enumerate(records):
@@ -381,6 +421,10 @@ def build_matrix(
             out[i, col + len(proto_mats) : col + 2 * len(proto_mats)] = (
                 np.asarray([float((m @ name_v).max()) for m in proto_mats]) * rw
             )
+            col += 2 * len(proto_mats)
+        if hspec:
+            hf = heuristic_features(r, hspec)
+            out[i, col : col + len(hf)] = np.asarray(hf, dtype=np.float32) * hw
     return out
 
 

@@ -76,3 +76,67 @@ def read_folder_labels(folders_csv: Path) -> dict[str, str]:
     """``{relative path: label}`` from a dataset's ``folders.csv``."""
     with open(folders_csv, encoding="utf-8-sig", newline="") as fh:
         return {row["path"]: row["label"].strip() for row in csv.DictReader(fh)}
+
+
+def heuristic_from_listing(
+    files_txt: Path,
+    *,
+    prefix: str = "library/",
+    use_known_creators: bool = True,
+    vocab_dir: Path | None = None,
+) -> dict[str, tuple[str, float, str]]:
+    """``{relative path: (heuristic_label, heuristic_confidence, heuristic_rule)}`` for a listing.
+
+    The same rule engine and the same inputs as ``extract-features`` (the scanned root at
+    depth 0 named like the prefix, full child lists, direct file and image counts), so a head
+    trained on these guesses sees what prediction later reads from ``folder_features``.
+    ``use_known_creators=False`` switches off ``creators.json:known_creators`` (honest
+    held-out figures: that list names a few creators of the dev library); ``vocab_dir``
+    reads the keyword lists from another folder (an ablated copy, see build_baseline.py).
+    """
+    from engine.features import IMAGE_EXTS
+    from engine.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
+
+    files: Counter = Counter()
+    images: Counter = Counter()
+    dirs: set[str] = {""}
+    for line in Path(files_txt).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line.startswith(prefix):
+            continue
+        parts = line[len(prefix) :].split("/")
+        folder = "/".join(parts[:-1])
+        name = parts[-1]
+        ext = name.rsplit(".", 1)[1].lower() if "." in name[1:] else ""
+        files[folder] += 1
+        if ext in IMAGE_EXTS:
+            images[folder] += 1
+        for i in range(1, len(parts)):
+            dirs.add("/".join(parts[:i]))
+    order = sorted(dirs)
+    pos = {d: i for i, d in enumerate(order)}
+    root_name = Path(prefix.rstrip("/")).name or "library"
+    inputs = []
+    for d in order:
+        parent = None if d == "" else pos[d.rsplit("/", 1)[0] if "/" in d else ""]
+        inputs.append(
+            FolderInput(
+                name=d.rsplit("/", 1)[-1] if d else root_name,
+                depth=0 if d == "" else d.count("/") + 1,
+                parent=parent,
+                file_count=files.get(d, 0),
+                image_files=images.get(d, 0),
+            )
+        )
+    for i, f in enumerate(inputs):
+        if f.parent is not None:
+            inputs[f.parent].children.append(i)
+    for f in inputs:
+        f.children.sort(key=lambda j: inputs[j].name.casefold())
+    vocab = (
+        Vocabulary.load(vocab_dir, use_known_creators=use_known_creators)
+        if vocab_dir is not None
+        else default_vocabulary(use_known_creators=use_known_creators)
+    )
+    guesses = Heuristic(vocab).classify_all(inputs)
+    return {d: (g.label, float(g.confidence), g.rule) for d, g in zip(order, guesses) if d}

@@ -3,7 +3,8 @@
 Layout of a folder fsorg writes (no file in it is ever unpickled)::
 
     metadata.json       format, labels, base model, label run, config, input recipe, metrics,
-                        fsorg version, sha256 of every file below
+                        abstention thresholds (optional), fsorg version, sha256 of every
+                        file below
     head.safetensors    the classifier head: ``coef`` (labels x features), ``intercept``
     body/               the fine-tuned sentence body (sentence-transformers save, safetensors);
                         absent when the body is the unchanged base model (``metadata.body``

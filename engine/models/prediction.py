@@ -48,6 +48,8 @@ class PredictResult:
     seconds: float
     encoded_texts: int
     model_path: Path | None
+    coverage: dict[str, Any] | None = None  # coverage vs Macro F1 on kept predictions (labelled folders)
+    n_abstained: int | None = None  # folders below the model's abstention thresholds (None: no thresholds)
 
 
 @dataclass
@@ -114,12 +116,22 @@ def store_and_report(
     report_title: str,
     progress: ProgressFn,
     should_stop: StopFn,
-) -> tuple[int, Report | None, int | None, Path | None]:
-    """Write the prediction run (+ CSV, + eval run where labels exist). Label = argmax(probs)."""
+    abstention: dict[str, Any] | None = None,
+) -> tuple[int, Report | None, int | None, Path | None, dict[str, Any]]:
+    """Write the prediction run (+ CSV, + eval run where labels exist). Label = argmax(probs).
+
+    With ``abstention`` (the model's stored per-class thresholds), a folder whose confidence
+    is below its predicted label's threshold is stored with ``abstained = True``: its
+    ``label`` stays the argmax of the stored probabilities (so the two never disagree) and
+    its *final* label, shown greyed in the tree and written as ``final_label`` in the CSV,
+    is ``unknown``. The report is on the argmax labels (as without abstention) plus a
+    coverage table: Macro F1 on the predictions kept at each confidence level.
+    """
     probs = np.ascontiguousarray(probs, dtype=np.float32)
     top = probs.argmax(axis=1)
     conf = probs[np.arange(len(top)), top]
     pred = [labels[i] for i in top]
+    abstained = abstained_mask(probs, labels, abstention)
     now = time.time()
     with dbs.training.begin() as c:
         run_id = c.execute(
@@ -147,6 +159,7 @@ def store_and_report(
                     "label": pred[i],
                     "confidence": float(conf[i]),
                     "probs": probs[i].tobytes(),
+                    "abstained": None if abstained is None else bool(abstained[i]),
                 }
                 for i in range(s, min(n, s + batch))
             ]
@@ -157,14 +170,20 @@ def store_and_report(
         if output_csv is not None:
             check_stop(should_stop)
             progress(0.75, f"writing {output_csv}")
-            csv_path = write_predictions_csv(output_csv, target.records, labels, probs, pred, conf)
+            csv_path = write_predictions_csv(output_csv, target.records, labels, probs, pred, conf, abstained)
         report = None
         eval_id = None
         labelled = [(i, target.truth[r.folder_id]) for i, r in enumerate(target.records) if r.folder_id in target.truth]
+        extra: dict[str, Any] = {}
         if labelled:
             y_true = [t for _, t in labelled]
             y_pred = [pred[i] for i, _ in labelled]
             report = compute_report(y_true, y_pred, list(labels))
+            # The truth at run time, per folder: a results-view cell keeps listing exactly its
+            # count after the user relabels (engine.results reads "items").
+            extra["items"] = [[target.records[i].folder_id, t, pred[i]] for i, t in labelled]
+            rows_l = [i for i, _ in labelled]
+            extra["coverage"] = coverage_table(probs[rows_l], y_true, labels, abstention, abstained, rows_l)
         check_stop(should_stop)  # last chance: after this the run is complete
         with dbs.training.begin() as c:
             if report is not None:
@@ -178,7 +197,7 @@ def store_and_report(
                         created_at=time.time(),
                         n=report.n,
                         macro_f1=report.macro_f1,
-                        report=json.dumps({**report.to_dict(), "title": report_title}),
+                        report=json.dumps({**report.to_dict(), "title": report_title, **extra}),
                     )
                 ).inserted_primary_key[0]
             c.execute(update(S.prediction_runs).where(S.prediction_runs.c.id == run_id).values(status="complete"))
@@ -188,7 +207,89 @@ def store_and_report(
             c.execute(delete(S.prediction_runs).where(S.prediction_runs.c.id == run_id))
         raise
     progress(1.0, f"{len(target.records):,} folders predicted")
-    return run_id, report, eval_id, csv_path
+    n_abst = None if abstained is None else int(abstained.sum())
+    return run_id, report, eval_id, csv_path, {"coverage": extra.get("coverage"), "n_abstained": n_abst}
+
+
+def abstained_mask(
+    probs: np.ndarray, labels: Sequence[str], abstention: dict[str, Any] | None
+) -> np.ndarray | None:
+    """Per row: is the argmax's confidence below that label's stored threshold? None: no thresholds."""
+    if not abstention or not abstention.get("thresholds"):
+        return None
+    from engine.active import UNKNOWN, apply_abstention
+
+    final = apply_abstention(probs, labels, abstention["thresholds"])
+    top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
+    return np.asarray([f == UNKNOWN and labels[j] != UNKNOWN for f, j in zip(final, top)], dtype=bool)
+
+
+COVERAGE_LEVELS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def coverage_table(
+    probs: np.ndarray,
+    y_true: Sequence[str],
+    labels: Sequence[str],
+    abstention: dict[str, Any] | None,
+    abstained: np.ndarray | None,
+    rows: Sequence[int],
+) -> dict[str, Any]:
+    """Coverage vs Macro F1 on the kept predictions: one global confidence cut per row of the
+    table, and (when the model has them) the model's own per-class thresholds."""
+    from engine.active import coverage_curve
+
+    def num(x: float) -> float | None:
+        return None if x != x else round(float(x), 4)
+
+    out: dict[str, Any] = {
+        "levels": [
+            {"min_confidence": p.threshold, "coverage": num(p.coverage), "macro_f1_kept": num(p.macro_f1),
+             "accuracy_kept": num(p.accuracy), "n_kept": p.n_kept}
+            for p in coverage_curve(probs, y_true, labels, COVERAGE_LEVELS)
+        ]
+    }
+    if abstention and abstained is not None:
+        keep = [k for k, i in enumerate(rows) if not abstained[i]]
+        yk = [y_true[k] for k in keep]
+        pk = [labels[int(probs[k].argmax())] for k in keep]
+        rep = compute_report(yk, pk, list(labels)) if keep else None
+        out["model_thresholds"] = {
+            "target_precision": abstention.get("target_precision"),
+            "coverage": num(len(keep) / len(rows)) if len(rows) else None,
+            "macro_f1_kept": num(rep.macro_f1) if rep else None,
+            "accuracy_kept": num(rep.accuracy) if rep else None,
+            "n_kept": len(keep),
+        }
+    return out
+
+
+def format_coverage(cov: dict[str, Any] | None) -> str:
+    """The coverage table as text (CLI report)."""
+    if not cov:
+        return ""
+    out = [
+        "",
+        "COVERAGE VS MACRO F1 ON KEPT PREDICTIONS",
+        f"{'kept when':<28} {'coverage':>9} {'macro F1':>9} {'accuracy':>9} {'n kept':>7}",
+    ]
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x * 100:.1f}%"
+
+    for p in cov.get("levels", []):
+        out.append(
+            f"{'confidence >= ' + format(p['min_confidence'], '.2f'):<28} {f(p['coverage']):>9} "
+            f"{f(p['macro_f1_kept']):>9} {f(p['accuracy_kept']):>9} {p['n_kept']:>7}"
+        )
+    m = cov.get("model_thresholds")
+    if m:
+        label = f"model thresholds (p>={m['target_precision']})"
+        out.append(
+            f"{label:<28} {f(m['coverage']):>9} {f(m['macro_f1_kept']):>9} "
+            f"{f(m.get('accuracy_kept')):>9} {m['n_kept']:>7}"
+        )
+    return "\n".join(out)
 
 
 def write_predictions_csv(
@@ -198,11 +299,18 @@ def write_predictions_csv(
     probs: np.ndarray,
     pred: Sequence[str],
     conf: np.ndarray,
+    abstained: np.ndarray | None = None,
 ) -> Path:
-    """folder_id, path, name, prediction, confidence, then ``p_<label>`` per label (spreadsheet-safe, atomic)."""
+    """folder_id, path, name, prediction, confidence, abstained, final_label, then ``p_<label>``
+    per label (spreadsheet-safe, atomic). ``prediction`` is the argmax of the ``p_`` columns;
+    ``final_label`` is ``unknown`` where the model abstained (``abstained`` 1), else the
+    prediction; ``abstained`` is empty when the model has no thresholds."""
     from engine.csvio import write_csv
 
-    header = ["folder_id", "path", "name", "prediction", "confidence", *(f"p_{lb}" for lb in labels)]
+    header = [
+        "folder_id", "path", "name", "prediction", "confidence", "abstained", "final_label",
+        *(f"p_{lb}" for lb in labels),
+    ]
 
     def rows():
         for i, r in enumerate(records):
@@ -212,6 +320,8 @@ def write_predictions_csv(
                 r.name,
                 pred[i],
                 f"{float(conf[i]):.4f}",
+                "" if abstained is None else int(bool(abstained[i])),
+                "unknown" if abstained is not None and abstained[i] else pred[i],
                 *(f"{float(p):.4f}" for p in probs[i]),
             ]
 
@@ -338,7 +448,7 @@ def predict(
         trained_on = model.metadata.get("label_run_id")
         refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))
         title = _title(model.kind, split, target, trained_on, refit)
-        run_id, report, eval_id, csv_path = store_and_report(
+        run_id, report, eval_id, csv_path, ext = store_and_report(
             dbs,
             kind=model.kind,
             model_id=model_id,
@@ -351,10 +461,11 @@ def predict(
             report_title=title,
             progress=wrap_progress(progress, 0.8, 1.0),
             should_stop=should_stop,
+            abstention=model.metadata.get("abstention"),
         )
         return PredictResult(
             run_id, model.kind, target.snapshot_id, n, list(model.labels), report, title, eval_id,
-            csv_path, time.monotonic() - t0, counter["encoded"], model.path,
+            csv_path, time.monotonic() - t0, counter["encoded"], model.path, ext["coverage"], ext["n_abstained"],
         )
     finally:
         dbs.dispose()
@@ -381,7 +492,7 @@ def _predict_setfit(
         texts, batch_size=config.batch_size, progress=wrap_progress(progress, 0.02, 0.8), should_stop=should_stop
     )
     title = _title("finetuned", split, target, None) + " - SetFit folder loaded with --trust-pickle"
-    run_id, report, eval_id, csv_path = store_and_report(
+    run_id, report, eval_id, csv_path, ext = store_and_report(
         dbs,
         kind="finetuned",
         model_id=None,
@@ -397,7 +508,7 @@ def _predict_setfit(
     )
     return PredictResult(
         run_id, "finetuned", target.snapshot_id, len(target.records), list(model.labels), report, title, eval_id,
-        csv_path, time.monotonic() - t0, 1, path,
+        csv_path, time.monotonic() - t0, 1, path, ext["coverage"], ext["n_abstained"],
     )
 
 
@@ -436,7 +547,7 @@ def zero_shot(
             should_stop=should_stop,
         )
         title = _title("zero_shot", split, target, None)
-        run_id, report, eval_id, csv_path = store_and_report(
+        run_id, report, eval_id, csv_path, ext = store_and_report(
             dbs,
             kind="zero_shot",
             model_id=None,
@@ -452,7 +563,7 @@ def zero_shot(
         )
         return PredictResult(
             run_id, "zero_shot", target.snapshot_id, len(target.records), labels, report, title, eval_id,
-            csv_path, time.monotonic() - t0, encoded, None,
+            csv_path, time.monotonic() - t0, encoded, None, ext["coverage"], ext["n_abstained"],
         )
     finally:
         dbs.dispose()

@@ -9,8 +9,12 @@ no model folder):
    (:mod:`engine.models.finetune`), within ``max_steps`` / ``time_budget_s``;
 3. embed every distinct text once with the fine-tuned body (cached under its weights' hash),
    build the recipe's inputs, fit a class-balanced logistic head;
-4. evaluate on the held-out split (report printed, stored as an eval run, saved as
-   ``report.json``) and save the model folder atomically.
+4. evaluate on the held-out split (report printed, saved as ``report.json``, and stored with
+   :func:`engine.results.store_evaluation`: an eval run *with* a prediction run of the test
+   folders, so the results view can list the folders behind every confusion-matrix cell);
+5. choose per-class abstention thresholds on out-of-fold probabilities (``abstain_precision``;
+   stored in the metadata as ``abstention``, applied by predict) and save the model folder
+   atomically.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class TrainResult:
     finetune_steps: int
     seconds: float
     notes: list[str]
+    abstention: dict[str, Any] | None = None  # the stored per-class thresholds (None: off / too few labels)
 
 
 def stratified_split(
@@ -91,6 +96,35 @@ def fit_head(X: np.ndarray, y: Sequence[str], labels: Sequence[str], *, C: float
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=seed)
     clf.fit(X, np.asarray(y))
     return Head.from_sklearn(clf, labels)
+
+
+def abstention_thresholds(
+    X: np.ndarray, y: Sequence[str], labels: Sequence[str], config: TrainConfig
+) -> dict[str, Any] | None:
+    """Per-class confidence thresholds stored with the model (issue 9, abstain).
+
+    Chosen on 5-fold out-of-fold probabilities of the same head recipe over the labelled
+    folders the saved head learned from (the saved head has seen them all, so its own
+    probabilities on them are optimistic; cross-fitted ones are not). A prediction of label
+    L whose confidence is below ``thresholds[L]`` is marked abstained by predict. None when
+    there are too few labels (fewer than 10, or a single class).
+    """
+    from engine.active import abstention_report, choose_thresholds, oof_probabilities
+
+    y = list(y)
+    if len(y) < 10 or len(set(y)) < 2:
+        return None
+    target = float(config.abstain_precision)  # type: ignore[arg-type]
+    P = oof_probabilities(X, y, labels, k_folds=5, seed=config.seed, C=config.head_c)
+    thresholds = choose_thresholds(P, y, labels, target)
+    kept = abstention_report(P, y, labels, thresholds)
+    return {
+        "target_precision": target,
+        "thresholds": {lb: round(float(t), 6) for lb, t in thresholds.items()},
+        "chosen_on": f"5-fold out-of-fold probabilities of {len(y)} labelled folders",
+        "oof_coverage": round(float(kept.coverage), 4),
+        "oof_macro_f1_kept": None if kept.macro_f1 != kept.macro_f1 else round(float(kept.macro_f1), 4),
+    }
 
 
 def predict_labels(head: Head, X: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -239,8 +273,9 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         check_stop(should_stop)
 
         report: Report | None = None
+        probs_te: np.ndarray | None = None
         if te_idx:
-            _, pred = predict_labels(head, X_te, labels_used)
+            probs_te, pred = predict_labels(head, X_te, labels_used)
             report = compute_report(y_te, pred, labels_used)
         else:
             notes.append("too few labels for a held-out test split: no evaluation report")
@@ -255,6 +290,17 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
                 "the report is on the held-out test split; the saved head was then refit on all "
                 f"{len(y_tr) + len(y_te)} labelled folders (refit_on_all_labels)"
             )
+
+        abstention = None
+        if config.abstain_precision is not None:
+            check_stop(should_stop)
+            progress(0.935, "choosing abstention thresholds (out-of-fold)")
+            refit = bool(config.refit_on_all_labels and te_idx)
+            abstention = abstention_thresholds(
+                X if refit else X_tr, (y_tr + y_te) if refit else y_tr, labels_used, config
+            )
+            if abstention is None:
+                notes.append("too few labelled folders to choose abstention thresholds: predict will not abstain")
 
         metrics: dict[str, Any] = {
             "n_train": len(train_recs),
@@ -284,6 +330,8 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             "metrics": metrics,
             "notes": notes,
         }
+        if abstention is not None:
+            meta["abstention"] = abstention
         progress(0.95, f"saving the model to {target}")
         check_stop(should_stop)
 
@@ -316,20 +364,23 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             )
         ).inserted_primary_key[0]
         eval_id = None
-        if report is not None:
-            eval_id = c.execute(
-                insert(S.eval_runs).values(
-                    prediction_run_id=None,
-                    model_id=model_id,
-                    kind="finetuned",
-                    label_run_id=run_id,
-                    split="test",
-                    created_at=now,
-                    n=report.n,
-                    macro_f1=report.macro_f1,
-                    report=json.dumps(report.to_dict()),
-                )
-            ).inserted_primary_key[0]
+        if report is not None and probs_te is not None:
+            # A prediction run holding the test folders' predictions, so the results view can
+            # list the folders behind every confusion-matrix cell (the report is the same one).
+            from engine.results import store_evaluation
+
+            _pr, eval_id = store_evaluation(
+                c,
+                kind="finetuned",
+                model_id=model_id,
+                label_run_id=run_id,
+                split="test",
+                snapshot_id=max(rows[i].snapshot_id for i in te_idx),
+                labels=labels_used,
+                folder_ids=[r.folder_id for r in test_recs],
+                y_true=y_te,
+                probs=probs_te,
+            )
     progress(1.0, "done")
     return TrainResult(
         model_path=final,
@@ -342,6 +393,7 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         finetune_steps=ft.steps,
         seconds=time.monotonic() - t0,
         notes=notes,
+        abstention=abstention,
     )
 
 

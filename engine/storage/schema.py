@@ -175,6 +175,10 @@ predictions = Table(
     Column("label", String(32), nullable=False),
     Column("confidence", Float, nullable=False),
     Column("probs", LargeBinary, nullable=False),  # float32 array in prediction_runs.labels order
+    # True when the model's confidence is below its stored per-class abstention threshold:
+    # ``label`` stays the argmax of ``probs``; the final answer is ``unknown``. NULL: the
+    # model had no thresholds (baseline, zero-shot, abstention off).
+    Column("abstained", Boolean, nullable=True),
     Index("ix_predictions_folder", "folder_id"),
 )
 

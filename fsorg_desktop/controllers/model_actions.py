@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 class ModelActions(QObject):
     results_available = Signal(object)  # an eval run id (or None) after a model job
+    model_trained = Signal(str)  # the folder of a model just trained
 
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
@@ -132,6 +133,7 @@ class ModelActions(QObject):
                     self.w.statusBar().showMessage("Training cancelled; no model was saved.", 10_000)
                 return
             self.model_path = str(result.model_path)
+            self.model_trained.emit(self.model_path)
             self.results_available.emit(result.eval_run_id)
             if result.report is not None:
                 self._show_report("Training", result.report)

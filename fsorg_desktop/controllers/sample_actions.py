@@ -56,14 +56,8 @@ class SampleActions(QObject):
     def start_generate(self, cfg) -> JobState | None:
         if self.w.state is None or self.w.state.snapshot is None:
             return None
-        if self.w.sample_model.rowCount() and self.w.sample_model.labelled_count() < self.w.sample_model.rowCount():
-            left = self.w.sample_model.rowCount() - self.w.sample_model.labelled_count()
-            if not self.w.dialogs.confirm(
-                "Replace the sample?",
-                f"{left} folder(s) of the current sample are not labelled yet. A new sample replaces "
-                "the table (your labels stay saved). Continue?",
-            ):
-                return None
+        if not self.confirm_replace():
+            return None
         snap = self.w.state.snapshot.id
 
         def done(result, error) -> None:
@@ -82,6 +76,18 @@ class SampleActions(QObject):
                 )
 
         return sample_ops.generate_op(self.w.runner, self.w.state.settings, snap, cfg, done)
+
+    def confirm_replace(self) -> bool:
+        """Ask before a new sample replaces one with unlabelled rows (labels are never lost)."""
+        m = self.w.sample_model
+        if m.rowCount() and m.labelled_count() < m.rowCount():
+            left = m.rowCount() - m.labelled_count()
+            return self.w.dialogs.confirm(
+                "Replace the sample?",
+                f"{left} folder(s) of the current sample are not labelled yet. A new sample replaces "
+                "the table (your labels stay saved). Continue?",
+            )
+        return True
 
     def _save_dialog(self, title: str, name: str, on_path) -> None:
         start = str(self.w.storage.outputs_dir / name)

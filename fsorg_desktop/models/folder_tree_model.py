@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 from engine.browse import Browser, FolderRow
 from engine.taxonomy import labels
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
@@ -50,6 +51,7 @@ _MORE_FLAGS = Qt.ItemFlag.ItemIsEnabled
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _TITLES = {lb.name: lb.title for lb in labels()}
 _LOW_BRUSH = QBrush(QColor("#c0392b"))
+UNKNOWN = "unknown"  # what an abstaining model predicts
 
 FIRST_CHUNK = 500
 MORE_CHUNK = 2000
@@ -75,8 +77,16 @@ class _Node:
 class FolderTreeModel(QAbstractItemModel):
     """See the module docstring. ``set_browser(None)`` empties it."""
 
-    def __init__(self, labels: LabelController | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        labels: LabelController | None = None,
+        parent: QObject | None = None,
+        *,
+        suspects: SuspectSet | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._suspects = suspects if suspects is not None else SuspectSet(self)
+        self._suspects.changed.connect(self._on_labels_reset)
         self._browser: Browser | None = None
         self._labels: LabelController | None = None
         self._top = _Node(None, None)
@@ -282,16 +292,19 @@ class FolderTreeModel(QAbstractItemModel):
             if col == COL_FILES:
                 return f"{r.file_count:,}"
             if col == COL_PREDICTED:
-                return _TITLES.get(r.predicted, r.predicted or "")
+                shown = r.shown_label
+                return _TITLES.get(shown, shown or "")
             if col == COL_CONFIDENCE:
                 return "" if r.confidence is None else f"{r.confidence:.0%}"
             mine = self._labels.label_of(r.id) if self._labels is not None else None
+            if mine is not None and self._suspects.get(r.id, mine) is not None:
+                return f"⚠ {_TITLES.get(mine, mine)}"
             return _TITLES.get(mine, "")
         if role == _DECORATION:
             if col == COL_NAME:
                 return self._folder_icon
-            if col == COL_PREDICTED and r.predicted in _TITLES:
-                return label_icon(r.predicted)
+            if col == COL_PREDICTED and r.shown_label in _TITLES:
+                return label_icon(r.shown_label)
             if col == COL_LABEL and self._labels is not None:
                 mine = self._labels.label_of(r.id)
                 return label_icon(mine) if mine else None
@@ -302,7 +315,10 @@ class FolderTreeModel(QAbstractItemModel):
                 return label_brush(mine) if mine else None
             return None
         if role == _FOREGROUND:
-            if col in (COL_PREDICTED, COL_CONFIDENCE) and r.predicted_by == "heuristic":
+            if col in (COL_PREDICTED, COL_CONFIDENCE) and (
+                r.predicted_by == "heuristic" or (r.shown_label == UNKNOWN and r.predicted_by == "model")
+            ):
+                # a heuristic guess, or the model abstained: shown greyed
                 return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
             if col == COL_CONFIDENCE and r.confidence is not None and r.confidence < 0.5:
                 return _LOW_BRUSH
@@ -312,6 +328,17 @@ class FolderTreeModel(QAbstractItemModel):
         if role == _ALIGN:
             return _RIGHT if col in (COL_FILES, COL_CONFIDENCE) else None
         if role == _TOOLTIP:
+            if col == COL_LABEL and self._labels is not None:
+                sus = self._suspects.get(r.id, self._labels.label_of(r.id))
+                if sus is not None:
+                    return SuspectSet.tooltip(sus)
+            if col == COL_PREDICTED and r.shown_label == UNKNOWN and r.predicted_by == "model":
+                conf = "" if r.confidence is None else f" {r.confidence:.0%}"
+                lean = f"; it leans to {_TITLES.get(r.predicted, r.predicted)}{conf}" if r.abstained else ""
+                return (
+                    f"model: unknown — not sure enough to pick a label{lean}, below its threshold for "
+                    "that label. Label it yourself."
+                )
             if col == COL_PREDICTED and r.predicted:
                 by = "model" if r.predicted_by == "model" else "heuristic guess"
                 return f"{by}: {r.predicted}" + (f" (rule {r.rule})" if r.rule else "")
@@ -420,6 +447,7 @@ class FolderTreeModel(QAbstractItemModel):
             Qt.ItemDataRole.DisplayRole,
             Qt.ItemDataRole.DecorationRole,
             Qt.ItemDataRole.BackgroundRole,
+            Qt.ItemDataRole.ToolTipRole,
         ]
         for fid in folder_ids:
             idx = self.index_for_folder(fid, COL_LABEL)

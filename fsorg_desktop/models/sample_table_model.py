@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 
 from engine.taxonomy import label_by_name, label_names
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
@@ -33,13 +34,19 @@ SortRole = Qt.ItemDataRole.UserRole + 3
 COLUMNS = (
     ("name", "Name"),
     ("label", "Your label"),
+    ("suspect", "⚠"),
     ("heuristic_prediction", "Heuristic guess"),
+    ("model_label", "Model says"),
+    ("margin", "Margin"),
     ("path", "Path"),
     ("parent", "Parent"),
     ("children", "Children"),
     ("extensions", "Extensions"),
 )
-COL_NAME, COL_LABEL, COL_HEURISTIC, COL_PATH, COL_PARENT, COL_CHILDREN, COL_EXTS = range(len(COLUMNS))
+(
+    COL_NAME, COL_LABEL, COL_SUSPECT, COL_HEURISTIC, COL_MODEL, COL_MARGIN, COL_PATH, COL_PARENT, COL_CHILDREN,
+    COL_EXTS,
+) = range(len(COLUMNS))
 
 
 def _title(name: str | None) -> str:
@@ -52,12 +59,16 @@ def _title(name: str | None) -> str:
 
 
 class SampleTableModel(QAbstractTableModel):
-    def __init__(self, labels: LabelController, parent: QObject | None = None) -> None:
+    def __init__(
+        self, labels: LabelController, parent: QObject | None = None, *, suspects: SuspectSet | None = None
+    ) -> None:
         super().__init__(parent)
         self._rows: list[Mapping[str, str]] = []
         self._ids: list[int] = []
         self._row_of: dict[int, int] = {}
         self._labels = labels
+        self._suspects = suspects if suspects is not None else SuspectSet(self)
+        self._suspects.changed.connect(self._on_suspects_changed)
         self._connect(labels)
 
     # -- snake_case helpers ---------------------------------------------------------------
@@ -101,11 +112,23 @@ class SampleTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def has_model_columns(self) -> bool:
+        """True when the rows came from "Label next" (they carry the model's guess and margin)."""
+        return any(r.get("model_label") for r in self._rows)
+
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole:
             if orientation == Qt.Orientation.Horizontal:
                 return COLUMNS[section][1]
             return str(section + 1)
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return {
+                COL_SUSPECT: "⚠ = a suspect label: the model, trained without this folder, strongly "
+                "disagrees (Model ▸ Find suspect labels)",
+                COL_MODEL: "The model's top label for this folder (Label next)",
+                COL_MARGIN: "Top probability minus the second: small = the model hesitates, so your "
+                "label teaches it most",
+            }.get(section)
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
@@ -140,6 +163,42 @@ class SampleTableModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "Keys 1–6 set the label, 0 or Delete clears; double-click for a list"
             return None
+        if col == COL_SUSPECT:
+            sus = self._suspects.get(fid, mine)
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "⚠" if sus is not None else ""
+            if role == SortRole:
+                return sus.score if sus is not None else -1.0
+            if role == Qt.ItemDataRole.ToolTipRole and sus is not None:
+                return SuspectSet.tooltip(sus)
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return Qt.AlignmentFlag.AlignCenter
+            return None
+        if col == COL_MODEL:
+            top = r.get("model_label") or ""
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{_title(top)} {_pct(r.get('model_p'))}" if top else ""
+            if role == SortRole:
+                return _title(top)
+            if role == Qt.ItemDataRole.DecorationRole and top in label_names():
+                return label_icon(top)
+            if role == Qt.ItemDataRole.ToolTipRole and top:
+                return (
+                    f"model: {_title(top)} {_pct(r.get('model_p'))}, then "
+                    f"{_title(r.get('second_label') or '')} {_pct(r.get('second_p'))}"
+                )
+            return None
+        if col == COL_MARGIN:
+            m = r.get("margin") or ""
+            if role == Qt.ItemDataRole.DisplayRole:
+                return m
+            if role == SortRole:
+                return _float(m, 2.0)
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            if role == Qt.ItemDataRole.ToolTipRole and m:
+                return "top probability minus the second: the smaller, the more this label teaches the model"
+            return None
         if col == COL_HEURISTIC:
             guess = r.get("heuristic_prediction") or ""
             if role in (Qt.ItemDataRole.DisplayRole, SortRole):
@@ -172,12 +231,29 @@ class SampleTableModel(QAbstractTableModel):
             row = self._row_of.get(fid)
             if row is not None:
                 idx = self.index(row, COL_LABEL)
-                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
-                                                 Qt.ItemDataRole.BackgroundRole, LabelRole])
+                self.dataChanged.emit(idx, self.index(row, COL_SUSPECT), [
+                    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole, LabelRole])
 
     def _on_labels_reset(self) -> None:
         if self._rows:
-            self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self._rows) - 1, COL_LABEL))
+            self.dataChanged.emit(self.index(0, COL_LABEL), self.index(len(self._rows) - 1, COL_SUSPECT))
+
+    def _on_suspects_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, COL_SUSPECT), self.index(len(self._rows) - 1, COL_SUSPECT))
+
+
+def _float(text: str | None, default: float) -> float:
+    try:
+        return float(text or "")
+    except ValueError:
+        return default
+
+
+def _pct(text: str | None) -> str:
+    v = _float(text, -1.0)
+    return f"{v:.0%}" if v >= 0 else ""
 
 
 class UnlabelledOnlyProxy(QSortFilterProxyModel):

@@ -1,10 +1,13 @@
 """Why does the model say that? For the selected folder: the heuristic rule that fired, the
 model's top three labels with probabilities, and the three nearest labelled folders.
 
-The numbers come from :class:`engine.active.Explainer` (Qt-free), run on a worker through
-:func:`fsorg_desktop.jobs.run_job`; a newer ``show_folder`` discards the older request, so a
-slow answer never overwrites a newer one. The first explanation embeds the labelled folders
-(cached in training.db, so only the first time ever costs seconds); later ones reuse them.
+The numbers come from :class:`engine.active.Explainer` (Qt-free), which lives in a child
+process (:class:`fsorg_desktop.procjob.ChildService`): loading the model and the sentence body
+there can never hold the UI thread's interpreter lock (on a worker *thread* it stalled the
+window for seconds), and the child keeps the model between folders, so only the first
+explanation costs seconds. Calls go through :func:`fsorg_desktop.jobs.run_job` on the
+one-thread ``Pool.EXPLAIN``; a newer ``show_folder`` discards the older request, so a slow
+answer never overwrites a newer one.
 
 Wiring (STYLE §1.4): the view only emits ``folder_activated(folder_id)`` when the user
 double-clicks a nearest folder; the main window selects it in the tree.
@@ -24,9 +27,16 @@ from engine.jobs import Cancelled, UserError
 from engine.settings import StorageSettings
 from engine.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
+from fsorg_desktop.procjob import ChildService
 from fsorg_desktop.views.label_style import label_color, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
+
+
+def _close_later(service: ChildService) -> None:
+    """Stop a child without waiting on the UI thread (a busy child takes a moment)."""
+    if service.is_running():
+        threading.Thread(target=service.close, name="fsorg-close-service", daemon=True).start()
 
 
 def _title(label: str | None) -> str:
@@ -54,10 +64,9 @@ class ExplainView(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        from engine.active import Explainer
-
-        self._explainer = Explainer(settings, model)
-        self._lock = threading.Lock()  # one Explainer, used by one worker at a time
+        self._settings = settings
+        self._model = model
+        self._service = ChildService("engine.active:Explainer", settings, model)
         self._runner = runner
         self._job: JobState | None = None
         self._folder_id: int | None = None
@@ -71,6 +80,10 @@ class ExplainView(QWidget):
         self._busy.setTextVisible(False)
         self._busy.setMaximumHeight(6)
         self._busy.hide()
+        self._note = QLabel()  # e.g. why the folder's label is marked suspect (set by the composer)
+        self._note.setWordWrap(True)
+        self._note.setStyleSheet("background: rgba(230, 126, 34, 0.18); padding: 4px; border-radius: 3px;")
+        self._note.hide()
         self._heuristic = QLabel()
         self._heuristic.setWordWrap(True)
         self._heuristic.setTextFormat(Qt.TextFormat.RichText)
@@ -79,6 +92,9 @@ class ExplainView(QWidget):
         self._nearest_title = QLabel("Nearest labelled folders")
         self._nearest = QListWidget()
         self._nearest.setToolTip("Double-click to select the folder in the tree")
+        # long paths are elided in the middle: the label and similarity stay readable
+        self._nearest.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self._nearest.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._nearest.itemActivated.connect(self._on_item_activated)
         self._message = QLabel()
         self._message.setWordWrap(True)
@@ -87,7 +103,7 @@ class ExplainView(QWidget):
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        for w in (self._title, self._busy, self._message, self._heuristic, self._top, self._nearest_title):
+        for w in (self._title, self._busy, self._message, self._note, self._heuristic, self._top, self._nearest_title):
             lay.addWidget(w)
         lay.addWidget(self._nearest, 1)
         self._show_empty()
@@ -115,32 +131,46 @@ class ExplainView(QWidget):
         self._message.hide()
         self._busy.setValue(0)
         self._busy.show()
-        self._title.setText(f"Explaining folder {folder_id}…")
-        explainer, lock, fid = self._explainer, self._lock, self._folder_id
-
-        def work(progress, should_stop):
-            with lock:
-                return explainer.explain(fid, progress=progress, should_stop=should_stop)
+        first = not self._service.is_running()
+        self._title.setText(
+            f"Explaining folder {folder_id}…" + (" (loading the model the first time takes a few seconds)" if first else "")
+        )
+        fid = self._folder_id
 
         def done(result, error) -> None:
             if not isValid(self):
                 return
             self._on_done(fid, result, error)
 
-        self._job = run_job(work, done, pool=Pool.READ, runner=self._runner)
+        self._job = run_job(self._service.call("explain", fid), done, pool=Pool.EXPLAIN, runner=self._runner)
         self._job.progress_changed.connect(self._on_progress)
+
+    def set_note(self, text: str | None) -> None:
+        """A line above the explanation (the window puts a suspect label's verdict here)."""
+        self._note.setText(text or "")
+        self._note.setVisible(bool(text))
+
+    def note(self) -> str:
+        return self._note.text() if not self._note.isHidden() else ""
 
     def set_model(self, model: Any = None) -> None:
         """Explain with ``model`` from now on (a LoadedModel or a model folder; None = the newest
         trained model, else the baseline): call it after a training finishes."""
-        from engine.active import Explainer
-
         if self._job is not None and not self._job.is_finished:
             self._job.discard()
-        self._explainer = Explainer(self._explainer.settings, model)
-        self._lock = threading.Lock()
+        self._model = model
+        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, model)
+        _close_later(old)
         if self._folder_id is not None:
             self.show_folder(self._folder_id)
+
+    def shutdown(self) -> None:
+        """Stop the model's child process (closing the window or the library); the next
+        ``show_folder`` starts it again."""
+        if self._job is not None and not self._job.is_finished:
+            self._job.discard()
+        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, self._model)
+        _close_later(old)
 
     def clear(self) -> None:
         if self._job is not None and not self._job.is_finished:
@@ -216,7 +246,7 @@ class ExplainView(QWidget):
         self._nearest.clear()
         for n in ex.nearest:
             item = QListWidgetItem(
-                label_icon(n.label), f"{n.path}   ·   {_title(n.label)}   ·   {n.similarity:.2f}"
+                label_icon(n.label), f"{n.similarity:.2f}   ·   {_title(n.label)}   ·   {n.path}"
             )
             item.setData(FolderIdRole, n.folder_id)
             item.setToolTip(f"{n.path}\nlabel: {n.label}\ncosine similarity: {n.similarity:.3f}")

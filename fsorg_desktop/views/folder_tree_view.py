@@ -9,7 +9,7 @@ branch with one hand on the number keys.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -75,9 +75,13 @@ class FolderTreeView(QWidget):
         self.label_filter = QComboBox()
         self.label_filter.addItem("Any label", None)
         self.label_filter.addItem("Not labelled by you", FolderFilter.UNLABELLED)
+        self.label_filter.addItem("⚠ Suspect labels", FolderFilter.SUSPECT)
         for lb in labels():
             self.label_filter.addItem(f"Label is {lb.title}", lb.name)
-        self.label_filter.setToolTip("Your label, or the predicted one where you have not labelled")
+        self.label_filter.setToolTip(
+            "Your label, or the predicted one where you have not labelled; “Suspect labels”: the "
+            "labels the model disputes (Model ▸ Find suspect labels)"
+        )
         self.low_conf = QCheckBox("Low confidence")
         self.low_conf.setToolTip("Only unlabelled folders whose prediction is below 50 % confidence")
         self.filter_status = QLabel()
@@ -101,7 +105,7 @@ class FolderTreeView(QWidget):
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FILES, 55), (COL_PREDICTED, 135), (COL_CONFIDENCE, 80), (COL_LABEL, 135)):
+        for col, width in ((COL_FILES, 55), (COL_PREDICTED, 135), (COL_CONFIDENCE, 80), (COL_LABEL, 150)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
 
@@ -161,7 +165,10 @@ class FolderTreeView(QWidget):
             while parent.isValid():
                 self.tree.expand(parent)
                 parent = parent.parent()
-            self.tree.setCurrentIndex(idx)
+            # only this folder selected: a label key or Ctrl+L must not also hit an old selection
+            self.tree.selectionModel().setCurrentIndex(
+                idx, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
             self.tree.scrollTo(idx, QAbstractItemView.ScrollHint.EnsureVisible)
         finally:
             self._syncing = False
@@ -185,6 +192,14 @@ class FolderTreeView(QWidget):
             self.tree.expand(root)
             if not self.tree.currentIndex().isValid():
                 self.tree.setCurrentIndex(root)
+
+    def show_suspects(self) -> None:
+        """Switch the filter to the suspect labels (a new filter request follows)."""
+        i = self.label_filter.findData(FolderFilter.SUSPECT)
+        if self.label_filter.currentIndex() == i:
+            self._emit_filter()
+        else:
+            self.label_filter.setCurrentIndex(i)
 
     def set_filter_status(self, text: str) -> None:
         self.filter_status.setText(text)

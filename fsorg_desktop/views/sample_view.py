@@ -33,9 +33,12 @@ from fsorg_desktop.models.sample_table_model import (
     COL_EXTS,
     COL_HEURISTIC,
     COL_LABEL,
+    COL_MARGIN,
+    COL_MODEL,
     COL_NAME,
     COL_PARENT,
     COL_PATH,
+    COL_SUSPECT,
     FolderIdRole,
     SampleTableModel,
     UnlabelledOnlyProxy,
@@ -89,7 +92,9 @@ class SampleView(QWidget):
     label_requested = Signal(list, object)  # folder ids, label or None
     folder_selected = Signal(int)
     generate_requested = Signal()
+    label_next_requested = Signal()
     export_requested = Signal()
+    context_menu_requested = Signal(object)  # QMenu to fill before it shows
 
     def __init__(self, model: SampleTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,6 +106,12 @@ class SampleView(QWidget):
         self.generate_button = QPushButton("Generate samples…")
         self.generate_button.setToolTip("Pick a small, diverse set of folders to label (Ctrl+G)")
         self.generate_button.clicked.connect(self.generate_requested)
+        self.label_next_button = QPushButton("Label next 20")
+        self.label_next_button.setToolTip(
+            "The 20 unlabelled folders the model hesitates on most, spread over the library: "
+            "the labels that teach it most (Ctrl+Shift+N)"
+        )
+        self.label_next_button.clicked.connect(self.label_next_requested)
         self.progress = QProgressBar()
         self.progress.setObjectName("labelledProgress")
         self.progress.setTextVisible(True)
@@ -110,12 +121,16 @@ class SampleView(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.generate_button)
+        top.addWidget(self.label_next_button)
         top.addStretch(1)
-        top.addWidget(self.unlabelled_only)
+        second = QHBoxLayout()
+        second.setContentsMargins(0, 0, 0, 0)
+        second.addWidget(self.progress, 1)
+        second.addWidget(self.unlabelled_only)
         bar = QVBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         bar.addLayout(top)
-        bar.addWidget(self.progress)
+        bar.addLayout(second)
 
         self.table = _Table()
         self.table.setModel(self.proxy)
@@ -134,8 +149,11 @@ class SampleView(QWidget):
         h = self.table.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for col, w in ((COL_PATH, 240), (COL_NAME, 160), (COL_PARENT, 120), (COL_CHILDREN, 160),
-                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 140)):
+                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 140), (COL_SUSPECT, 28),
+                       (COL_MODEL, 140), (COL_MARGIN, 60)):
             h.resizeSection(col, w)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_context_menu)
 
         self.empty = QLabel(
             "<h3>No sample yet</h3>"
@@ -155,10 +173,12 @@ class SampleView(QWidget):
         lay.addLayout(bar)
         lay.addWidget(self.pages, 1)
 
+        self._show_model_columns()
         self.table.label_key_pressed.connect(self._on_label_key)
         self.table.next_requested.connect(self.advance)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         model.modelReset.connect(self.update_progress)
+        model.modelReset.connect(self._show_model_columns)
         model.dataChanged.connect(lambda *_: self.update_progress())
         self.update_progress()
 
@@ -221,6 +241,23 @@ class SampleView(QWidget):
             self.table.setCurrentIndex(self.proxy.index(after_p.row(), COL_LABEL))
         elif self.proxy.rowCount():
             self.table.setCurrentIndex(self.proxy.index(min(last, self.proxy.rowCount() - 1), COL_LABEL))
+
+    def _show_model_columns(self) -> None:
+        """The model's guess and margin only mean something for a "Label next" sample."""
+        on = self._model.has_model_columns()
+        self.table.setColumnHidden(COL_MODEL, not on)
+        self.table.setColumnHidden(COL_MARGIN, not on)
+
+    def _on_context_menu(self, pos) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        idx = self.table.indexAt(pos)
+        if not idx.isValid():
+            return
+        menu = QMenu(self)
+        self.context_menu_requested.emit(menu)
+        if not menu.isEmpty():
+            menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _on_unlabelled_only(self, on: bool) -> None:
         self.proxy.set_unlabelled_only(on)
