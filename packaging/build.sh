@@ -2,12 +2,15 @@
 # Build the native bundle and the Linux .deb:
 #   bash packaging/build.sh            -> dist/fsorg/fsorg  (+ dist/fsorg_<version>_amd64.deb on Linux)
 #   bash packaging/build.sh --no-deb   -> only the bundle
+#   bash packaging/build.sh --deb-only -> only the .deb, from an existing dist/fsorg
 # Uses the project's .venv (created by scripts/dev.sh) plus PyInstaller from the `packaging` extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 make_deb=1
+make_bundle=1
 [ "${1:-}" = "--no-deb" ] && make_deb=0
+[ "${1:-}" = "--deb-only" ] && make_bundle=0
 start=$(date +%s)
 
 bash scripts/dev.sh setup
@@ -19,10 +22,14 @@ if ! "$PY" -c "import PyInstaller" 2>/dev/null; then
 fi
 VERSION=$("$PY" -c "import engine; print(engine.__version__)")
 
-echo "[build] PyInstaller bundle (fsorg $VERSION)" >&2
-rm -rf dist/fsorg
-"$PY" -m PyInstaller --noconfirm --log-level WARN \
-    --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/fsorg.spec
+if [ "$make_bundle" = 1 ]; then
+  echo "[build] PyInstaller bundle (fsorg $VERSION)" >&2
+  rm -rf dist/fsorg
+  "$PY" -m PyInstaller --noconfirm --log-level WARN \
+      --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/fsorg.spec 2>&1 \
+    | grep -v -E "DeprecationWarning|^  __import__" >&2 || true
+  [ -x dist/fsorg/fsorg ] || { echo "[build] PyInstaller failed: no dist/fsorg/fsorg" >&2; exit 1; }
+fi
 bundle_size=$(du -sh dist/fsorg | cut -f1)
 echo "[build] bundle: dist/fsorg ($bundle_size)" >&2
 
@@ -40,7 +47,9 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISA
 exec /opt/fsorg/fsorg "$@"
 SH
   chmod 755 "$stage/usr/bin/fsorg"
-  install -m 644 resources/fsorg.desktop "$stage/usr/share/applications/fsorg.desktop"
+  # In the .deb the app is /usr/bin/fsorg (the pip install names it fsorg-desktop).
+  sed 's/^Exec=.*/Exec=fsorg/' resources/fsorg.desktop > "$stage/usr/share/applications/fsorg.desktop"
+  chmod 644 "$stage/usr/share/applications/fsorg.desktop"
   install -m 644 resources/icons/fsorg.png "$stage/usr/share/icons/hicolor/256x256/apps/fsorg.png"
   [ -f resources/icons/fsorg.svg ] && install -m 644 resources/icons/fsorg.svg "$stage/usr/share/icons/hicolor/scalable/apps/fsorg.svg"
   installed_kb=$(du -sk "$stage" | cut -f1)
@@ -68,8 +77,8 @@ command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q /us
 exit 0
 SH
   chmod 755 "$stage/DEBIAN/postinst"
-  # zstd compresses about as well as xz here and many times faster on 2 cores.
-  dpkg-deb --root-owner-group -Zzstd -z19 --build "$stage" "dist/fsorg_${VERSION}_${arch}.deb" >/dev/null 2>&1 \
+  # zstd -9 is within a few % of xz here and many times faster on 2 cores.
+  dpkg-deb --root-owner-group -Zzstd -z9 --build "$stage" "dist/fsorg_${VERSION}_${arch}.deb" >/dev/null 2>&1 \
     || dpkg-deb --root-owner-group -Zxz --build "$stage" "dist/fsorg_${VERSION}_${arch}.deb" >/dev/null
   echo "[build] deb: dist/fsorg_${VERSION}_${arch}.deb ($(du -sh "dist/fsorg_${VERSION}_${arch}.deb" | cut -f1))" >&2
 fi

@@ -569,6 +569,46 @@ def test_abstention_on_dev_out_of_fold_predictions(dev_full):
     assert curve[-1].accuracy >= curve[0].accuracy
 
 
+def test_uncertain_sample_writes_the_app_sample_with_the_models_guess(dev_partial, tmp_path):
+    """The app's "Label next" sample: a samples CSV (contract columns + the model's top two
+    labels and margin), the same folders select_uncertain proposes, most uncertain first."""
+    from engine.csvio import read_csv
+    from engine.sampling import SAMPLE_COLUMNS
+
+    settings = dev_partial["settings"]
+    out = tmp_path / "next.csv"
+    props, rows = A.uncertain_sample(
+        settings, dev_partial["snapshot_id"], out, n=12, model=dev_partial["model_path"], min_depth=2
+    )
+    assert [p.folder_id for p in props] == [int(r["folder_id"]) for r in rows] and len(rows) == 12
+    table = read_csv(out, expected_columns=SAMPLE_COLUMNS)
+    assert [dict(r.values) for r in table.rows] == rows  # what the app shows is what is on disk
+    assert set(SAMPLE_COLUMNS + A.LABEL_NEXT_COLUMNS) <= set(rows[0])
+    margins = [float(r["margin"]) for r in rows]
+    assert margins == sorted(margins)
+    for p, r in zip(props, rows):
+        assert r["model_label"] == p.top_label and r["second_label"] == p.second_label
+        assert abs(float(r["margin"]) - (float(r["model_p"]) - float(r["second_p"]))) < 2e-3
+        assert int(r["depth"]) >= 2 and r["label"] == ""
+    labelled = set(dev_partial["paths"])
+    assert not labelled & {r["path"] for r in rows}
+
+
+def test_flag_suspects_keeps_strong_disagreements_and_caps_the_list():
+    def sus(i, label, predicted, p_label):
+        return A.Suspect(i, f"p{i}", label, predicted, p_label, 1 - p_label, 1 - p_label)
+
+    judged = [sus(i, "descriptor", "asset_type", 0.05 + 0.01 * i) for i in range(8)]
+    judged += [sus(10, "descriptor", "descriptor", 0.3)]  # low p, but the model agrees
+    judged += [sus(11, "descriptor", "asset_type", 0.7)]  # disagrees only mildly
+    judged += [sus(100 + i, "other", "other", 0.9) for i in range(40)]
+    flagged = A.flag_suspects(judged)  # 50 judged: top 10 % = 5
+    assert [s.folder_id for s in flagged] == [0, 1, 2, 3, 4]
+    assert all(s.disagrees and s.score >= 0.5 for s in flagged)
+    assert [s.folder_id for s in A.flag_suspects(judged, max_fraction=1.0)] == list(range(8))
+    assert A.flag_suspects(judged[8:]) == []
+
+
 def test_select_uncertain_without_candidates_is_a_clear_error(dev_full):
     with pytest.raises(UserError, match="already labelled"):
         A.select_uncertain(dev_full["settings"], n=5)

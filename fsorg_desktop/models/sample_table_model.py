@@ -29,22 +29,22 @@ FolderIdRole = Qt.ItemDataRole.UserRole + 1
 LabelRole = Qt.ItemDataRole.UserRole + 2  # the label name (not its title), or None
 SortRole = Qt.ItemDataRole.UserRole + 3
 
-# In the order a labeler reads them: what the folder is called, your label, the guess,
-# then the context (where it is, what is inside).
+# In the order a labeler reads them: what the folder is called, your label (⚠ when the model
+# disputes it), the guesses (the model's only after "Label next"), then the context.
 COLUMNS = (
     ("name", "Name"),
     ("label", "Your label"),
     ("suspect", "⚠"),
-    ("heuristic_prediction", "Heuristic guess"),
     ("model_label", "Model says"),
     ("margin", "Margin"),
+    ("heuristic_prediction", "Heuristic guess"),
     ("path", "Path"),
     ("parent", "Parent"),
     ("children", "Children"),
     ("extensions", "Extensions"),
 )
 (
-    COL_NAME, COL_LABEL, COL_SUSPECT, COL_HEURISTIC, COL_MODEL, COL_MARGIN, COL_PATH, COL_PARENT, COL_CHILDREN,
+    COL_NAME, COL_LABEL, COL_SUSPECT, COL_MODEL, COL_MARGIN, COL_HEURISTIC, COL_PATH, COL_PARENT, COL_CHILDREN,
     COL_EXTS,
 ) = range(len(COLUMNS))
 
