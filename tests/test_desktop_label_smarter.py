@@ -286,6 +286,12 @@ def test_an_abstaining_prediction_is_read_and_greyed_in_the_tree(qtbot, tmp_path
     rows = br.rows([a, b])
     assert rows[a].abstained and rows[a].shown_label == "unknown" and rows[a].predicted == "descriptor"
     assert not rows[b].abstained and rows[b].shown_label == "asset_type"
+    import csv
+
+    browse.export_folders_csv(settings, template["snapshot_id"], {}, tmp_path / "all.csv")
+    with open(tmp_path / "all.csv", encoding="utf-8-sig") as fh:
+        exported = {int(r["folder_id"]): r for r in csv.DictReader(fh)}
+    assert exported[a]["prediction"] == "unknown" and exported[b]["prediction"] == "asset_type"
 
     model = FolderTreeModel(None)
     model.set_flat_rows([rows[a], rows[b],
