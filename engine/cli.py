@@ -228,6 +228,40 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - the last resort: one readable line, details in a log
+        log = _write_crash_log(args)
+        print(
+            f"error: fsorg hit an unexpected problem: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n"
+            f"Nothing was half-written (every write is a transaction). This is a bug in fsorg; "
+            f"the details are in {log}. Set FSORG_DEBUG=1 to see them here.",
+            file=sys.stderr,
+        )
+        if os.environ.get("FSORG_DEBUG"):
+            raise
+        return 1
+
+
+def _write_crash_log(args: argparse.Namespace) -> str:
+    """Write the current exception's traceback to a log file; return where (or why not)."""
+    import tempfile
+    import time
+    import traceback
+
+    try:
+        from engine.settings import StorageSettings
+
+        folder = StorageSettings.from_storage_arg(getattr(args, "storage", None)).base_path / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:  # noqa: BLE001 - the data folder itself may be the problem
+        from pathlib import Path
+
+        folder = Path(tempfile.gettempdir())
+    path = folder / f"fsorg-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        path.write_text(f"fsorg {__version__}\nargv: {sys.argv}\n\n{traceback.format_exc()}", encoding="utf-8")
+    except OSError as e:
+        return f"(no log: {e.strerror})"
+    return str(path)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,21 @@ def test_gather_is_in_the_command_table():
     import importlib
 
     assert callable(importlib.import_module("engine.commands.gather").run)
+
+
+def test_unexpected_error_is_one_line_with_a_log(tmp_path, monkeypatch, capsys):
+    """A bug anywhere in a command reaches the user as one readable line plus a log file."""
+    import engine.cli as cli
+    import engine.commands.extract_features as cmd
+
+    def broken(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cmd, "run", broken)
+    monkeypatch.delenv("FSORG_DEBUG", raising=False)
+    code = cli.main(["model", "extract-features", "--storage", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "RuntimeError: boom" in err and "second line" not in err and "Traceback" not in err
+    logs = list((tmp_path / "logs").glob("fsorg-error-*.log"))
+    assert len(logs) == 1 and "RuntimeError: boom" in logs[0].read_text()

@@ -66,3 +66,42 @@ def test_storage_arg_and_env(tmp_path, monkeypatch):
     d = StorageSettings.default()
     assert d.training_db == tmp_path / "base" / "data" / "training.db"
     assert d.models_dir == tmp_path / "base" / "models"
+
+
+def test_older_training_db_is_migrated_and_keeps_its_data(tmp_path):
+    """A training.db made by an fsorg of schema 0001 opens, gains predictions.abstained, keeps rows."""
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.storage.db import MIGRATIONS, make_engine
+
+    settings = StorageSettings.from_storage_arg(tmp_path / "data")
+    settings.ensure()
+    old = make_engine(settings.training_db)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS / "training"))
+    with old.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_training_initial")
+    with old.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO prediction_runs (id, kind, snapshot_id, labeled_only, labels, created_at, status) "
+            "VALUES (1, 'baseline', 1, 0, '[\"other\"]', 1.0, 'complete')"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO predictions (prediction_run_id, folder_id, label, confidence, probs) "
+            "VALUES (1, 7, 'other', 0.9, x'00')"
+        )
+        cols = [r[1] for r in c.exec_driver_sql("PRAGMA table_info(predictions)")]
+    old.dispose()
+    assert "abstained" not in cols
+
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        cols = [r[1] for r in c.exec_driver_sql("PRAGMA table_info(predictions)")]
+        row = c.exec_driver_sql("SELECT folder_id, label, abstained FROM predictions").one()
+        version = c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    dbs.dispose()
+    assert "abstained" in cols
+    assert tuple(row) == (7, "other", None)
+    assert version == HEADS["training"]

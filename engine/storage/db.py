@@ -19,7 +19,7 @@ from engine.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision of each database; bump together with a new migration file.
-HEADS = {"index": "0001_index_initial", "training": "0001_training_initial"}
+HEADS = {"index": "0001_index_initial", "training": "0002_predictions_abstained"}
 
 
 def _on_connect(dbapi_conn, _record) -> None:

@@ -115,7 +115,6 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=32), nullable=False),
     sa.Column('confidence', sa.Float(), nullable=False),
     sa.Column('probs', sa.LargeBinary(), nullable=False),
-    sa.Column('abstained', sa.Boolean(), nullable=True),
     sa.ForeignKeyConstraint(['prediction_run_id'], ['prediction_runs.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('prediction_run_id', 'folder_id')
     )
