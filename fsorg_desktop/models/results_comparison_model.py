@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush
 
 from engine.results import ClassDelta, Comparison
+from fsorg_desktop.models.list_table_model import ListTableModel
 from fsorg_desktop.views.results_style import NEGATIVE, POSITIVE, label_color, label_title
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -25,12 +26,8 @@ def fmt_delta(d: float | None, *, points: bool = False) -> str:
     return f"{d:+.2f}"
 
 
-class ResultsComparisonModel(QAbstractTableModel):
+class ResultsComparisonModel(ListTableModel):
     COLUMNS = ("Class", "Old F1", "New F1", "Δ F1", "Old n", "New n")
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[ClassDelta] = []
 
     def set_comparison(self, comparison: Comparison | None) -> None:
         self.beginResetModel()
@@ -39,19 +36,6 @@ class ResultsComparisonModel(QAbstractTableModel):
 
     def row_at(self, row: int) -> ClassDelta:
         return self._rows[row]
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

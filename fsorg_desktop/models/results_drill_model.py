@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from engine.results import DrillRow
+from fsorg_desktop.models.list_table_model import ListTableModel
 from fsorg_desktop.views.results_style import label_color, label_title
 
 FolderIdRole = Qt.ItemDataRole.UserRole
@@ -24,13 +25,12 @@ SortRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class ResultsDrillModel(QAbstractTableModel):
+class ResultsDrillModel(ListTableModel):
     COLUMNS = ("Folder", "Label at run", "Predicted", "Confidence", "Label now")
     PATH, AT_RUN, PREDICTED, CONFIDENCE, NOW = range(5)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._rows: list[DrillRow] = []
         self._row_of: dict[int, int] = {}
 
     # -- helpers (snake_case, ours)
@@ -62,19 +62,6 @@ class ResultsDrillModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
 
     # -- Qt overrides
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None

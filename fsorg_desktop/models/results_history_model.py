@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
 from engine.results import EvalRunInfo
+from fsorg_desktop.models.list_table_model import ListTableModel
 
 RunIdRole = Qt.ItemDataRole.UserRole
 SortRole = Qt.ItemDataRole.UserRole + 1
@@ -19,27 +20,26 @@ SortRole = Qt.ItemDataRole.UserRole + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class ResultsHistoryModel(QAbstractTableModel):
+class ResultsHistoryModel(ListTableModel):
     COLUMNS = ("Run", "Date", "Model", "Label run", "Split", "n", "Macro F1")
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._runs: list[EvalRunInfo] = []
         self._current: int | None = None
 
     def set_runs(self, runs: list[EvalRunInfo]) -> None:
         self.beginResetModel()
-        self._runs = list(runs)
+        self._rows = list(runs)
         self.endResetModel()
 
     def runs(self) -> list[EvalRunInfo]:
-        return list(self._runs)
+        return list(self._rows)
 
     def run_at(self, row: int) -> EvalRunInfo:
-        return self._runs[row]
+        return self._rows[row]
 
     def row_of(self, run_id: int) -> int | None:
-        for i, r in enumerate(self._runs):
+        for i, r in enumerate(self._rows):
             if r.id == run_id:
                 return i
         return None
@@ -52,23 +52,10 @@ class ResultsHistoryModel(QAbstractTableModel):
             if i is not None:
                 self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._runs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        r = self._runs[index.row()]
+        r = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
