@@ -87,3 +87,17 @@ class StopFlag:
 
     def __call__(self) -> bool:
         return self.stop
+
+
+def run_with_progress(title: str, job, /, *args, **kwargs):
+    """Run an engine job on the terminal: a progress display and Ctrl-C as cancel.
+
+    ``job(*args, progress=..., should_stop=..., **kwargs)`` is any engine function of the
+    standard job shape (engine/jobs.py); its result is returned.
+    """
+    bar = TerminalProgress(title)
+    try:
+        with StopFlag() as stop:
+            return job(*args, progress=bar, should_stop=stop, **kwargs)
+    finally:
+        bar.close()

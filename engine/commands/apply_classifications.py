@@ -11,7 +11,7 @@ import argparse
 
 from engine.config import load_config
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,12 +22,9 @@ def run(args: argparse.Namespace) -> int:
     settings = StorageSettings.from_storage_arg(args.storage)
     csv_path = args.input_csv or str(settings.data_dir / "samples.csv")
     dbs = Databases.open(settings)
-    bar = TerminalProgress("Importing labels")
     try:
-        with StopFlag() as stop:
-            r = apply_classifications(dbs, csv_path, config, progress=bar, should_stop=stop)
+        r = run_with_progress("Importing labels", apply_classifications, dbs, csv_path, config)
     finally:
-        bar.close()
         dbs.dispose()
     splits = ", ".join(f"{k} {v}" for k, v in sorted(r.split_counts.items()))
     labels = ", ".join(f"{k} {v}" for k, v in sorted(r.by_label.items(), key=lambda kv: -kv[1]))

@@ -11,7 +11,7 @@ import argparse
 
 from engine.config import load_config
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,12 +20,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config("extract_features", args.config)
     dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
-    bar = TerminalProgress("Extracting features")
     try:
-        with StopFlag() as stop:
-            result = extract_features(dbs, args.snapshot_id, config, progress=bar, should_stop=stop)
+        result = run_with_progress("Extracting features", extract_features, dbs, args.snapshot_id, config)
     finally:
-        bar.close()
         dbs.dispose()
     print(
         f"Extracted features of {result.folders:,} folders of snapshot {result.snapshot_id} "

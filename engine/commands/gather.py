@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 SHOW_ERRORS = 5
 
@@ -53,12 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.scan import gather
 
     settings = StorageSettings.from_storage_arg(args.storage)
-    bar = TerminalProgress("Scanning")
-    try:
-        with StopFlag() as stop:
-            result = gather(args.path, settings, progress=bar, should_stop=stop)
-    finally:
-        bar.close()
+    result = run_with_progress("Scanning", gather, args.path, settings)
     summary(result)
     storage = f" --storage {shlex.quote(args.storage)}" if args.storage else ""
     print(f"Next: python organizer.py model extract-features --snapshot-id {result.snapshot_id}{storage}")

@@ -11,7 +11,7 @@ import argparse
 from engine.config import load_config
 from engine.settings import StorageSettings
 from engine.taxonomy import label_names
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,14 +25,16 @@ def run(args: argparse.Namespace) -> int:
         strategy=getattr(args, "strategy", None),
     )
     dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
-    bar = TerminalProgress("Picking samples")
     try:
-        with StopFlag() as stop:
-            result = generate_samples(
-                dbs, args.snapshot_id, args.output_csv, config, progress=bar, should_stop=stop
-            )
+        result = run_with_progress(
+            "Picking samples",
+            generate_samples,
+            dbs,
+            args.snapshot_id,
+            args.output_csv,
+            config,
+        )
     finally:
-        bar.close()
         dbs.dispose()
     print(
         f"Wrote {result.rows} folders of snapshot {result.snapshot_id} to {result.path} "

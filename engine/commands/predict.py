@@ -6,7 +6,7 @@ import argparse
 
 from engine.config import load_config
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def print_result(result) -> None:
@@ -37,21 +37,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config("predict", args.config)
     settings = StorageSettings.from_storage_arg(args.storage)
-    bar = TerminalProgress("Predicting")
-    try:
-        with StopFlag() as stop:
-            result = predict(
-                settings,
-                config,
-                model_path=args.model_path,
-                label_run_id=args.label_run_id,
-                split=args.split,
-                output_csv=args.output_csv,
-                trust_pickle=bool(getattr(args, "trust_pickle", False)),
-                progress=bar,
-                should_stop=stop,
-            )
-    finally:
-        bar.close()
+    result = run_with_progress(
+        "Predicting",
+        predict,
+        settings,
+        config,
+        model_path=args.model_path,
+        label_run_id=args.label_run_id,
+        split=args.split,
+        output_csv=args.output_csv,
+        trust_pickle=bool(getattr(args, "trust_pickle", False)),
+    )
     print_result(result)
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.config import _Base, _read_json, _rng, from_dict
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 @dataclass
@@ -54,21 +54,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_suspects_config(args.config, k_folds=args.k_folds, top=args.top)
     settings = StorageSettings.from_storage_arg(args.storage)
-    bar = TerminalProgress("Checking labels")
-    try:
-        with StopFlag() as stop:
-            ranked = find_suspects(
-                settings,
-                args.label_run_id,
-                k_folds=config.k_folds,
-                seed=config.seed,
-                repeats=config.repeats,
-                min_class_size=config.min_class_size,
-                progress=bar,
-                should_stop=stop,
-            )
-    finally:
-        bar.close()
+    ranked = run_with_progress(
+        "Checking labels",
+        find_suspects,
+        settings,
+        args.label_run_id,
+        k_folds=config.k_folds,
+        seed=config.seed,
+        repeats=config.repeats,
+        min_class_size=config.min_class_size,
+    )
     disagree = [s for s in ranked if s.disagrees]
     top = config.top
     print(

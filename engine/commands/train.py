@@ -10,7 +10,7 @@ import argparse
 
 from engine.config import load_config
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,19 +18,14 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config("train", args.config)
     settings = StorageSettings.from_storage_arg(args.storage)
-    bar = TerminalProgress("Training")
-    try:
-        with StopFlag() as stop:
-            result = train_model(
-                settings,
-                config,
-                label_run_id=args.label_run_id,
-                model_path=args.model_path,
-                progress=bar,
-                should_stop=stop,
-            )
-    finally:
-        bar.close()
+    result = run_with_progress(
+        "Training",
+        train_model,
+        settings,
+        config,
+        label_run_id=args.label_run_id,
+        model_path=args.model_path,
+    )
     print(
         f"Trained on {result.n_train} labelled folders of label run {result.label_run_id} "
         f"({result.finetune_steps} fine-tuning steps) in {result.seconds:.0f} s."

@@ -6,7 +6,7 @@ import argparse
 
 from engine.config import load_config
 from engine.settings import StorageSettings
-from engine.termprogress import StopFlag, TerminalProgress
+from engine.termprogress import run_with_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,19 +15,14 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config("zero_shot", args.config)
     settings = StorageSettings.from_storage_arg(args.storage)
-    bar = TerminalProgress("Zero-shot")
-    try:
-        with StopFlag() as stop:
-            result = zero_shot(
-                settings,
-                config,
-                label_run_id=args.label_run_id,
-                split=args.split,
-                output_csv=args.output_csv,
-                progress=bar,
-                should_stop=stop,
-            )
-    finally:
-        bar.close()
+    result = run_with_progress(
+        "Zero-shot",
+        zero_shot,
+        settings,
+        config,
+        label_run_id=args.label_run_id,
+        split=args.split,
+        output_csv=args.output_csv,
+    )
     print_result(result)
     return 0
