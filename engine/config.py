@@ -125,7 +125,7 @@ class TrainConfig(_Base):
         metadata=_rng(help="after the held-out report, refit the head on every labelled folder (test split included)"),
     )
     abstain_precision: float | None = field(
-        default=0.9,
+        default=0.8,
         metadata=_rng(
             0.01,
             1.0,

@@ -198,8 +198,24 @@ def test_unreachable_target_abstains_on_that_class():
     P = np.array([[0.9, 0.1]] * 6)
     y = ["b"] * 6  # every "a" prediction is wrong
     th = A.choose_thresholds(P, y, labels, target_precision=0.8)
-    assert th["a"] == 1.0
+    assert th["a"] == 1.0  # the pooled predictions miss the target too
     assert A.apply_abstention(np.array([[0.95, 0.05]]), labels, th) == ["unknown"]
+
+
+def test_class_missing_the_target_falls_back_to_the_pooled_threshold():
+    """A rare class whose predictions never reach the target is not greyed out everywhere."""
+    labels = ["a", "b"]
+    # "a": 5 predictions; precision from the top: 0/1, 1/2, 1/3, 2/4, 3/5 -- never 0.8
+    P = [[c, 1 - c] for c in (0.95, 0.9, 0.85, 0.8, 0.75)]
+    y = ["b", "a", "b", "a", "a"]
+    # "b": 10 predictions, all right, confidences 0.9 .. 0.6
+    P += [[1 - c, c] for c in np.linspace(0.9, 0.6, 10)]
+    y += ["b"] * 10
+    P = np.array(P)
+    th = A.choose_thresholds(P, y, labels, target_precision=0.8)
+    pooled = A.choose_thresholds(P, y, labels, target_precision=0.8, min_predictions=100)
+    assert th["a"] == pytest.approx(pooled["a"]) and th["a"] < 1.0
+    assert th["b"] == pytest.approx(0.6)
 
 
 def test_coverage_curve_counts_kept_rows_and_scores_them():

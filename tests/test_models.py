@@ -478,7 +478,9 @@ def test_abstention_thresholds_are_stored_and_reloaded(trained):
     _, result = trained
     meta = json.loads((result.model_path / "metadata.json").read_text())
     ab = meta["abstention"]
-    assert ab["target_precision"] == pytest.approx(0.9)  # config/fine_tuning/train.json default
+    from engine.config import load_config as _load_config
+
+    assert ab["target_precision"] == pytest.approx(_load_config("train").abstain_precision)  # the shipped default
     assert set(ab["thresholds"]) == set(meta["labels"])
     assert all(0.0 <= t <= 1.0 for t in ab["thresholds"].values()) and ab["thresholds"]["unknown"] == 0.0
     assert "out-of-fold" in ab["chosen_on"] and 0.0 <= ab["oof_coverage"] <= 1.0
