@@ -448,24 +448,11 @@ def predict(
         trained_on = model.metadata.get("label_run_id")
         refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))
         title = _title(model.kind, split, target, trained_on, refit)
-        run_id, report, eval_id, csv_path, ext = store_and_report(
-            dbs,
-            kind=model.kind,
-            model_id=model_id,
-            target=target,
-            labels=model.labels,
-            probs=probs,
-            labeled_only=config.labeled_only,
-            split=split,
-            output_csv=Path(output_csv) if output_csv else None,
-            report_title=title,
-            progress=wrap_progress(progress, 0.8, 1.0),
-            should_stop=should_stop,
+        return _store_and_finish(
+            dbs, kind=model.kind, model_id=model_id, target=target, labels=model.labels, probs=probs,
+            config=config, split=split, output_csv=output_csv, title=title, progress=progress,
+            should_stop=should_stop, t0=t0, encoded=counter["encoded"], model_path=model.path,
             abstention=model.metadata.get("abstention"),
-        )
-        return PredictResult(
-            run_id, model.kind, target.snapshot_id, n, list(model.labels), report, title, eval_id,
-            csv_path, time.monotonic() - t0, counter["encoded"], model.path, ext["coverage"], ext["n_abstained"],
         )
     finally:
         dbs.dispose()
@@ -492,12 +479,42 @@ def _predict_setfit(
         texts, batch_size=config.batch_size, progress=wrap_progress(progress, 0.02, 0.8), should_stop=should_stop
     )
     title = _title("finetuned", split, target, None) + " - SetFit folder loaded with --trust-pickle"
+    return _store_and_finish(
+        dbs, kind="finetuned", model_id=None, target=target, labels=model.labels, probs=probs,
+        config=config, split=split, output_csv=output_csv, title=title, progress=progress,
+        should_stop=should_stop, t0=t0, encoded=1, model_path=path,
+    )
+
+
+def _store_and_finish(
+    dbs: Databases,
+    *,
+    kind: str,
+    model_id: int | None,
+    target: _Target,
+    labels: Sequence[str],
+    probs: np.ndarray,
+    config: PredictConfig | ZeroShotConfig,
+    split: str | None,
+    output_csv: Path | str | None,
+    title: str,
+    progress: ProgressFn,
+    should_stop: StopFn,
+    t0: float,
+    encoded: int,
+    model_path: Path | None,
+    abstention: dict | None = None,
+) -> PredictResult:
+    """Store the run (and its report where labels exist), write the CSV, build the result.
+
+    The one tail of every kind of prediction (model folder, SetFit folder, zero-shot).
+    """
     run_id, report, eval_id, csv_path, ext = store_and_report(
         dbs,
-        kind="finetuned",
-        model_id=None,
+        kind=kind,
+        model_id=model_id,
         target=target,
-        labels=model.labels,
+        labels=labels,
         probs=probs,
         labeled_only=config.labeled_only,
         split=split,
@@ -505,10 +522,11 @@ def _predict_setfit(
         report_title=title,
         progress=wrap_progress(progress, 0.8, 1.0),
         should_stop=should_stop,
+        abstention=abstention,
     )
     return PredictResult(
-        run_id, "finetuned", target.snapshot_id, len(target.records), list(model.labels), report, title, eval_id,
-        csv_path, time.monotonic() - t0, 1, path, ext["coverage"], ext["n_abstained"],
+        run_id, kind, target.snapshot_id, len(target.records), list(labels), report, title, eval_id,
+        csv_path, time.monotonic() - t0, encoded, model_path, ext["coverage"], ext["n_abstained"],
     )
 
 
@@ -547,23 +565,10 @@ def zero_shot(
             should_stop=should_stop,
         )
         title = _title("zero_shot", split, target, None)
-        run_id, report, eval_id, csv_path, ext = store_and_report(
-            dbs,
-            kind="zero_shot",
-            model_id=None,
-            target=target,
-            labels=labels,
-            probs=probs,
-            labeled_only=config.labeled_only,
-            split=split,
-            output_csv=Path(output_csv) if output_csv else None,
-            report_title=title,
-            progress=wrap_progress(progress, 0.8, 1.0),
-            should_stop=should_stop,
-        )
-        return PredictResult(
-            run_id, "zero_shot", target.snapshot_id, len(target.records), labels, report, title, eval_id,
-            csv_path, time.monotonic() - t0, encoded, None, ext["coverage"], ext["n_abstained"],
+        return _store_and_finish(
+            dbs, kind="zero_shot", model_id=None, target=target, labels=labels, probs=probs,
+            config=config, split=split, output_csv=output_csv, title=title, progress=progress,
+            should_stop=should_stop, t0=t0, encoded=encoded, model_path=None,
         )
     finally:
         dbs.dispose()
