@@ -10,10 +10,10 @@ What it does, as a user would: materialize ``shared/datasets/ttrpg-dev`` on disk
 ``extract-features``, import every folder's label from ``folders.csv`` through
 ``apply-classifications`` (one label run, stratified train/validation/test splits). Then:
 
-1. **Label next** — :func:`engine.active.learning_curves`: a simulated user labels the library
-   in batches of ``--batch`` chosen by the diverse sampler (:func:`engine.sampling.select_samples`,
+1. **Label next** — :func:`engine.active.curves.learning_curves`: a simulated user labels the library
+   in batches of ``--batch`` chosen by the diverse sampler (:func:`engine.samples.picking.select_samples`,
    a fresh call per batch, as repeated ``generate-samples`` runs would) or by uncertainty +
-   diversity (:func:`engine.active.pick_uncertain`; its first batch is the diverse sampler's,
+   diversity (:func:`engine.active.label_next.pick_uncertain`; its first batch is the diverse sampler's,
    since there is no model yet). After every batch a class-balanced head
    (:func:`engine.models.training.fit_head`) on the **frozen base body** inputs
    (:mod:`engine.models.inputs` recipe) is fitted and scored: Macro F1 over the classes with
@@ -27,13 +27,13 @@ What it does, as a user would: materialize ``shared/datasets/ttrpg-dev`` on disk
    other strategy is still scored on 5. Table + ``--png`` plot of both (pyqtgraph
    ImageExporter, offscreen).
 2. **Suspect labels** — flip 5 % of the labels on purpose (to a random other label), run
-   :func:`engine.active.find_suspects` (5-fold out-of-fold, frozen body) and count how many
+   :func:`engine.active.suspects.find_suspects` (5-fold out-of-fold, frozen body) and count how many
    flipped labels rank in the top 5 % and top 10 % of suspects.
 3. **Abstain** — (a) head fitted on the ``train`` split, thresholds chosen on ``validation``
-   (:func:`engine.active.choose_thresholds`), coverage and Macro F1 on kept ``test`` predictions
+   (:func:`engine.models.abstention.choose_thresholds`), coverage and Macro F1 on kept ``test`` predictions
    (128 folders: noisy); (b) cross-fitted: 5-fold out-of-fold probabilities of all labelled
    folders, thresholds chosen on one stratified half and applied to the other, both ways; plus
-   one global threshold swept over the same predictions (:func:`engine.active.coverage_curve`).
+   one global threshold swept over the same predictions (:func:`engine.models.abstention.coverage_curve`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Small heads: BLAS threads only fight each other on a shared machine (see engine.active).
+# Small heads: BLAS threads only fight each other on a shared machine (see engine.active.label_next).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -63,12 +63,12 @@ DATASET = ROOT.parent / "shared" / "datasets" / "ttrpg-dev"
 
 def prepare(work: Path, dataset: Path):
     """Materialize, gather, extract features, import all labels. Returns (settings, snapshot_id, run_id)."""
-    from engine.config import load_config
-    from engine.features import extract_features
+    from engine.core.config import load_config
+    from engine.core.settings import StorageSettings
+    from engine.features.extract import extract_features
+    from engine.labels.csv_import import apply_classifications
     from engine.models.listing import read_folder_labels
-    from engine.sampling import apply_classifications
-    from engine.scan import gather
-    from engine.settings import StorageSettings
+    from engine.scan.gather import gather
     from engine.storage import Databases
     from engine.storage import schema as S
 
@@ -132,7 +132,7 @@ def _reach(res, *, heldout: bool, ref_n: int = 250) -> str:
 
 
 def curves(settings, run_id: int, args) -> None:
-    from engine.active import learning_curves
+    from engine.active.curves import learning_curves
 
     seeds = [int(s) for s in args.seeds.split(",")]
     results = {}
@@ -225,10 +225,10 @@ def draw_png(results, path: Path, held: float) -> None:
 
 
 def suspects(settings, run_id: int, args) -> None:
-    from engine.active import find_suspects
-    from engine.labels import LabelRow, create_label_run, load_labels, set_labels
+    from engine.active.suspects import find_suspects
+    from engine.core.taxonomy import label_names
+    from engine.labels.runs import LabelRow, create_label_run, load_labels, set_labels
     from engine.storage import Databases
-    from engine.taxonomy import label_names
 
     print(
         "\n== 2. SUSPECT LABELS: 5 % of the labels flipped to a random other label; 5-fold out-of-fold, "
@@ -288,22 +288,19 @@ def suspects(settings, run_id: int, args) -> None:
 
 
 def abstain(settings, run_id: int, args) -> None:
-    from engine.active import (
+    from engine.active.curves import macro_f1_min_support
+    from engine.core.taxonomy import label_names
+    from engine.labels.runs import load_labels
+    from engine.models.abstention import (
         abstention_report,
         apply_abstention,
-        base_encoder,
         choose_thresholds,
         coverage_curve,
-        feature_matrix,
-        fit_predict_head,
-        macro_f1_min_support,
-        oof_probabilities,
-        stratified_folds,
     )
-    from engine.labels import load_labels
     from engine.models.data import load_records
+    from engine.models.folds import oof_probabilities, stratified_folds
+    from engine.models.loading import base_encoder, feature_matrix, fit_predict_head
     from engine.storage import Databases
-    from engine.taxonomy import label_names
 
     dbs = Databases.open(settings)
     try:
@@ -385,7 +382,7 @@ def main() -> int:
     t0 = time.monotonic()
     marker = work / "prepared.txt"
     if a.workdir and marker.exists():
-        from engine.settings import StorageSettings
+        from engine.core.settings import StorageSettings
 
         os.environ["FS_ORGANIZER_BASE_PATH"] = str(work / "base")
         settings = StorageSettings.from_storage_arg(work / "data")

@@ -6,7 +6,7 @@ Usage::
 
 Builds (once, then reuses) a synthetic but library-shaped snapshot in ``DIR/index.db``
 (creators > packs > maps/tokens/props > map folders with variants, names with ordering
-prefixes, grid sizes and ``_various``), then runs :func:`engine.features.extract_features`
+prefixes, grid sizes and ``_various``), then runs :func:`engine.features.extract.extract_features`
 twice (the second run measures the idempotent replace) and prints folders/s, then times
 generate-samples (200 of all folders).
 The snapshot is written with plain ``sqlite3`` so building it does not dominate the run.
@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.config import GenerateSamplesConfig  # noqa: E402
-from engine.features import extract_features  # noqa: E402
-from engine.sampling import generate_samples  # noqa: E402
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.config import GenerateSamplesConfig  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
+from engine.features.extract import extract_features  # noqa: E402
+from engine.samples.picking import generate_samples  # noqa: E402
 from engine.storage import Databases  # noqa: E402
 
 WORDS = (

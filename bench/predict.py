@@ -39,10 +39,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def child(data: str, model_path: str | None, out_csv: str) -> None:
-    from engine.config import load_config
-    from engine.jobs import never_stop, no_progress
+    from engine.core.config import load_config
+    from engine.core.jobs import never_stop, no_progress
+    from engine.core.settings import StorageSettings
     from engine.models.prediction import predict
-    from engine.settings import StorageSettings
 
     settings = StorageSettings.from_storage_arg(data)
     cfg = load_config("predict", None, use_baseline=model_path is None, labeled_only=False)
@@ -69,15 +69,15 @@ def main() -> int:
 
     from sqlalchemy import delete, func, select
 
-    from engine.config import load_config
-    from engine.features import extract_features
+    from engine.core.config import load_config
+    from engine.core.settings import StorageSettings
+    from engine.core.taxonomy import label_names
+    from engine.features.extract import extract_features
     from engine.models import base as B
     from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, distinct_texts
     from engine.models.modelio import load_model_folder
-    from engine.settings import StorageSettings
     from engine.storage import Databases
     from engine.storage import schema as S
-    from engine.taxonomy import label_names
 
     settings = StorageSettings.from_storage_arg(a.data)
     dbs = Databases.open(settings)

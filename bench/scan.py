@@ -136,8 +136,8 @@ def time_find(tree: Path) -> tuple[float, float]:
 CHILD = r"""
 import json, os, resource, shutil, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.scan.gather import gather
+from engine.core.settings import StorageSettings
 tree = sys.argv[2]
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for line in sys.stdin:

@@ -39,10 +39,10 @@ def prepare(data: Path, n_labels: int) -> None:
 
     from sqlalchemy import insert
 
-    from engine.labels import LabelRow, create_label_run, set_labels
+    from engine.core.settings import StorageSettings
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
     from engine.models.inputs import normalize_name
     from engine.models.listing import read_folder_labels, records_from_listing
-    from engine.settings import StorageSettings
     from engine.storage import Databases
     from engine.storage import schema as S
 
@@ -78,10 +78,10 @@ def prepare(data: Path, n_labels: int) -> None:
 
 
 def child(data: str, config: str | None, model: str) -> None:
-    from engine.config import load_config
-    from engine.jobs import never_stop
+    from engine.core.config import load_config
+    from engine.core.jobs import never_stop
+    from engine.core.settings import StorageSettings
     from engine.models.training import train_model
-    from engine.settings import StorageSettings
 
     last = {"msg": ""}
 

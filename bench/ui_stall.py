@@ -39,8 +39,8 @@ DEV = ROOT.parent / "shared" / "datasets"
 from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.config import load_config  # noqa: E402
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.config import load_config  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
 from fsorg_desktop.app_settings import AppSettings  # noqa: E402
 from fsorg_desktop.main_window import MainWindow  # noqa: E402
 

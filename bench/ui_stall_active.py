@@ -33,7 +33,7 @@ from PySide6.QtCore import QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from ui_stall import DEV, INTERVAL_MS, materialize, wait  # noqa: E402
 
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
 from fsorg_desktop.app_settings import AppSettings  # noqa: E402
 from fsorg_desktop.main_window import MainWindow  # noqa: E402
 

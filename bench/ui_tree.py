@@ -31,7 +31,7 @@ from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from engine.browse import Browser  # noqa: E402
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
 from fsorg_desktop.jobs import JobRunner  # noqa: E402
 from fsorg_desktop.label_controller import LabelController  # noqa: E402
 from fsorg_desktop.models.folder_tree_model import FolderTreeModel, IsLoadMoreRole  # noqa: E402

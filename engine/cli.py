@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from engine.jobs import Cancelled, UserError
+    from engine.core.jobs import Cancelled, UserError
 
     try:
         module = importlib.import_module(f"engine.commands.{cmd.module}")
@@ -248,7 +248,7 @@ def _write_crash_log(args: argparse.Namespace) -> str:
     import traceback
 
     try:
-        from engine.settings import StorageSettings
+        from engine.core.settings import StorageSettings
 
         folder = StorageSettings.from_storage_arg(getattr(args, "storage", None)).base_path / "logs"
         folder.mkdir(parents=True, exist_ok=True)

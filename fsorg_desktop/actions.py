@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
-from engine.taxonomy import labels
+from engine.core.taxonomy import labels
 from fsorg_desktop.views.label_style import label_icon
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from engine import __version__
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 
 ORG = "fsorg"
 APP = "fsorg"

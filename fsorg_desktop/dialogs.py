@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 
 
 def describe_error(error: BaseException, doing: str) -> tuple[str, str, str | None]:

@@ -35,7 +35,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from engine.jobs import Cancelled
+from engine.core.jobs import Cancelled
 
 OnDone = Callable[[Any, BaseException | None], None]
 
@@ -302,7 +302,7 @@ def run_job(
 
     ``title`` makes the job visible in the jobs panel (with progress and Cancel);
     untitled jobs are quick background queries. ``error`` is ``None`` on success, an
-    ``engine.jobs.Cancelled`` when cancelled, or the exception raised (its formatted
+    ``engine.core.jobs.Cancelled`` when cancelled, or the exception raised (its formatted
     traceback in ``JobState.error_details``). Returns the :class:`JobState`, whose
     ``cancel()`` stops the job and ``discard()`` also drops the callback.
     """

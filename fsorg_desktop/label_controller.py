@@ -5,7 +5,7 @@ all show the same labels, and a key press in one must update the others, be undo
 and be saved at once. Views call :meth:`LabelController.set_labels`; every view
 listens to :attr:`labels_changed`.
 
-Saving: each change is written to the working label run (``engine.browse.save_labels``,
+Saving: each change is written to the working label run (``engine.saving.save_labels``,
 one transaction) on the single-thread ``Pool.LABELS`` worker, milliseconds after the
 key press, so a crash loses nothing and the UI never waits on the database lock.
 Saves are applied in order (one thread); a failed save keeps the label in memory,
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from engine import browse
+from engine.core.taxonomy import label_by_name, label_names
+from engine.labels import saving
 from engine.storage import Databases
-from engine.taxonomy import label_by_name, label_names
 from fsorg_desktop.jobs import JobRunner, Pool, run_job
 
 
@@ -142,7 +142,7 @@ class LabelController(QObject):
                 on_done(result, error)
 
         run_job(
-            lambda progress, should_stop: browse.labels_for_snapshot(settings, snap),
+            lambda progress, should_stop: saving.labels_for_snapshot(settings, snap),
             done,
             pool=Pool.LABELS,
             runner=self._runner,
@@ -175,7 +175,7 @@ class LabelController(QObject):
         self._saving += 1
 
         def work(progress, should_stop) -> int:
-            return browse.save_labels(dbs.training, dbs.index, snapshot_id=snap, changes=batch, labeler=who)
+            return saving.save_labels(dbs.training, dbs.index, snapshot_id=snap, changes=batch, labeler=who)
 
         def done(run_id, error) -> None:
             self._saving -= 1

@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine import browse
-from engine.settings import StorageSettings
-from engine.snapshots import SnapshotInfo, list_snapshots
+from engine.core.settings import StorageSettings
+from engine.labels import saving
+from engine.scan.snapshots import SnapshotInfo, list_snapshots
 from engine.storage import Databases
 
 
@@ -62,5 +62,5 @@ def open_library(
         chosen = snaps[-1]
     if chosen is None:
         return LibraryState(settings, dbs, None)
-    run_id, labels = browse.labels_for_snapshot(settings, chosen.id)
+    run_id, labels = saving.labels_for_snapshot(settings, chosen.id)
     return LibraryState(settings, dbs, chosen, run_id, labels, _has_features(dbs, chosen.id))

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 
 from engine import __version__
 from engine.browse import Browser, FolderFilter
-from engine.jobs import Cancelled
-from engine.settings import StorageSettings
+from engine.core.jobs import Cancelled
+from engine.core.settings import StorageSettings
 from fsorg_desktop.actions import Actions, create_actions
 from fsorg_desktop.app_settings import (
     GEOMETRY,
@@ -844,7 +844,7 @@ class MainWindow(QMainWindow):
         )
 
     def show_shortcuts(self) -> None:
-        from engine.taxonomy import labels
+        from engine.core.taxonomy import labels
 
         rows = "".join(f"<tr><td><b>{i}</b></td><td>{lb.title}</td></tr>" for i, lb in enumerate(labels(), 1))
         self.dialogs.message(

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from engine.jobs import Cancelled, UserError
+from engine.core.jobs import Cancelled, UserError
 
 PROGRESS_INTERVAL_S = 0.05
 # After Cancel, a child that has not stopped within this many seconds is terminated. The
@@ -158,7 +158,7 @@ def in_process(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
 
 
 def extract_features_job(settings, snapshot_id: int, config, *, progress, should_stop):
-    from engine.features import extract_features
+    from engine.features.extract import extract_features
     from engine.storage import Databases
 
     dbs = Databases.open(settings)
@@ -202,7 +202,7 @@ def _service_child(requests, replies, stop, factory: str, args: tuple, kwargs: d
 
 class ChildService:
     """One object living in a spawned child, called again and again (for example
-    :class:`engine.active.Explainer`: loading its model costs seconds once, each call after
+    :class:`engine.active.explain.Explainer`: loading its model costs seconds once, each call after
     that milliseconds). :meth:`call` returns a worker body for ``run_job``, like
     :func:`in_process`; the child starts on the first call and keeps running until
     :meth:`close`. Calls are answered one at a time in order: run them on one worker thread
@@ -305,14 +305,14 @@ class ChildService:
 
 
 # --------------------------------------------------------------- label smarter (issue 9)
-# Results cross back as plain dicts and lists: unpickling engine.active's dataclasses in the
+# Results cross back as plain dicts and lists: unpickling engine.active.label_next's dataclasses in the
 # window would import numpy there (and hold the GIL for it) just to read a few numbers.
 
 
 def label_next_job(settings, snapshot_id: int, out_csv: str, *, n: int, model, min_depth: int, max_depth: int,
                    progress, should_stop) -> list[dict[str, str]]:
-    """``engine.active.uncertain_sample``: the rows of the new app sample, most uncertain first."""
-    from engine.active import uncertain_sample
+    """``engine.active.label_next.uncertain_sample``: the rows of the new app sample, most uncertain first."""
+    from engine.active.label_next import uncertain_sample
 
     _, rows = uncertain_sample(
         settings, snapshot_id, out_csv, n=n, model=model, min_depth=min_depth, max_depth=max_depth,
@@ -322,18 +322,18 @@ def label_next_job(settings, snapshot_id: int, out_csv: str, *, n: int, model, m
 
 
 def suspects_job(settings, label_run_id, *, progress, should_stop) -> tuple[int, list[dict]]:
-    """``engine.active.find_suspects`` + ``flag_suspects``: (labels judged, flagged suspects)."""
+    """``engine.active.suspects.find_suspects`` + ``flag_suspects``: (labels judged, flagged suspects)."""
     from dataclasses import asdict
 
-    from engine.active import find_suspects, flag_suspects
+    from engine.active.suspects import find_suspects, flag_suspects
 
     judged = find_suspects(settings, label_run_id, progress=progress, should_stop=should_stop)
     return len(judged), [asdict(s) for s in flag_suspects(judged)]
 
 
 def learning_curves_job(settings, *, batch_size: int, max_labels: int, progress, should_stop) -> dict:
-    """``engine.active.learning_curves`` as {strategy: [(labels, macro F1), …]} plus context."""
-    from engine.active import learning_curves
+    """``engine.active.curves.learning_curves`` as {strategy: [(labels, macro F1), …]} plus context."""
+    from engine.active.curves import learning_curves
 
     res = learning_curves(
         settings, batch_size=batch_size, max_labels=max_labels, progress=progress, should_stop=should_stop

@@ -1,4 +1,4 @@
-"""The suspect labels the window shows (``engine.active.find_suspects`` → ``flag_suspects``).
+"""The suspect labels the window shows (``engine.active.suspects.find_suspects`` → ``flag_suspects``).
 
 One shared holder so the tree, the sample table and the filter agree. A flag is about a
 *label*: once the user relabels the folder (or clears it) the marker goes, and it comes
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.taxonomy import label_by_name
+from engine.core.taxonomy import label_by_name
 
 
 def _title(name: str) -> str:
@@ -25,7 +25,7 @@ def _title(name: str) -> str:
 
 @dataclass(frozen=True)
 class SuspectFlag:
-    """One flagged label (the fields of ``engine.active.Suspect``)."""
+    """One flagged label (the fields of ``engine.active.suspects.Suspect``)."""
 
     folder_id: int
     path: str

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 from engine.storage import Databases
 
 

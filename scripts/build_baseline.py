@@ -45,8 +45,10 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import numpy as np  # noqa: E402
 
-from engine.config import repo_config_dir  # noqa: E402
-from engine.evaluation import compute_report  # noqa: E402
+from engine.core.config import repo_config_dir  # noqa: E402
+from engine.core.taxonomy import label_names  # noqa: E402
+from engine.core.text import normalize_name  # noqa: E402
+from engine.evaluation.report import compute_report  # noqa: E402
 from engine.models import base as B  # noqa: E402
 from engine.models.baseline import (  # noqa: E402
     BASELINE_DIR,
@@ -58,8 +60,6 @@ from engine.models.baseline import (  # noqa: E402
 from engine.models.inputs import DEFAULT_RECIPE, build_matrix  # noqa: E402
 from engine.models.listing import heuristic_from_listing, read_folder_labels, records_from_listing  # noqa: E402
 from engine.models.training import fit_head, predict_labels  # noqa: E402
-from engine.taxonomy import label_names  # noqa: E402
-from engine.text import normalize_name  # noqa: E402
 
 GROUP_A = "seans-czepeku"
 VARIANTS = ("portable", "default", "portable+heuristic", "heuristic-only", "blend", "heuristic-rules", "heuristic-augmented")
@@ -126,7 +126,7 @@ def heuristic_probs(records, labels):
 
 def fit_blend_weight(X, y, recs, used, C, seed=42):
     """Weight w of log p_heuristic in log p_head + w log p_heuristic, by 5-fold CV on the TRAIN group."""
-    from engine.active import stratified_folds
+    from engine.models.folds import stratified_folds
 
     folds = stratified_folds(y, 5, seed)
     oof = np.zeros((len(y), len(used)))

@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.evaluation import compute_report  # noqa: E402
-from engine.features import extract_features  # noqa: E402
-from engine.heuristics import Heuristic, default_vocabulary  # noqa: E402
-from engine.scan import gather  # noqa: E402
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
+from engine.core.taxonomy import label_names  # noqa: E402
+from engine.evaluation.report import compute_report  # noqa: E402
+from engine.features.extract import extract_features  # noqa: E402
+from engine.features.heuristics import Heuristic, default_vocabulary  # noqa: E402
+from engine.scan.gather import gather  # noqa: E402
 from engine.storage import Databases  # noqa: E402
-from engine.taxonomy import label_names  # noqa: E402
 
 
 def main() -> int:

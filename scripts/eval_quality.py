@@ -32,7 +32,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 def macro_ge(y_true, y_pred, min_support=3):
-    from engine.evaluation import compute_report
+    from engine.evaluation.report import compute_report
 
     labels = sorted(set(y_true) | set(y_pred))
     rep = compute_report(y_true, y_pred, labels)
@@ -51,15 +51,16 @@ def main() -> int:
     ap.add_argument("--frozen", action="store_true", help="no body fine-tuning (max_steps=0)")
     a = ap.parse_args()
 
-    from engine.config import load_config
-    from engine.features import extract_features
-    from engine.jobs import never_stop, no_progress
+    from engine.core.config import load_config
+    from engine.core.jobs import never_stop, no_progress
+    from engine.core.settings import StorageSettings
+    from engine.features.extract import extract_features
+    from engine.labels.csv_import import apply_classifications
     from engine.models.listing import read_folder_labels
     from engine.models.prediction import predict, zero_shot
     from engine.models.training import train_model
-    from engine.sampling import apply_classifications, generate_samples
-    from engine.scan import gather
-    from engine.settings import StorageSettings
+    from engine.samples.picking import generate_samples
+    from engine.scan.gather import gather
     from engine.storage import Databases
 
     ds = Path(a.dataset)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.settings import StorageSettings  # noqa: E402
+from engine.core.settings import StorageSettings  # noqa: E402
 from fsorg_desktop.app_settings import AppSettings  # noqa: E402
 from fsorg_desktop.main_window import MainWindow  # noqa: E402
 

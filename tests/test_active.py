@@ -18,9 +18,28 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from engine import active as A
-from engine.jobs import Cancelled, UserError, never_stop, no_progress
-from engine.settings import StorageSettings
+from engine.active.curves import learning_curves
+from engine.active.explain import Explainer, explain
+from engine.active.label_next import (
+    LABEL_NEXT_COLUMNS,
+    margins,
+    pick_uncertain,
+    select_uncertain,
+    uncertain_sample,
+)
+from engine.active.lookalikes import look_alikes, name_key, shape_match
+from engine.active.suspects import Suspect, find_suspects, flag_suspects, rank_suspects
+from engine.core.jobs import Cancelled, UserError, never_stop, no_progress
+from engine.core.settings import StorageSettings
+from engine.models.abstention import (
+    abstention_report,
+    apply_abstention,
+    choose_thresholds,
+    coverage_curve,
+    thresholds_from_oof,
+)
+from engine.models.folds import stratified_folds
+from engine.models.loading import base_encoder, feature_matrix, fit_predict_head, parent_path
 from engine.storage import Databases
 from engine.storage import schema as S
 from tests.conftest import DEV_DATASET, run_cli
@@ -39,10 +58,10 @@ def _write_labels_csv(path: Path, rows: list[tuple[int, str, str]]) -> Path:
 @pytest.fixture(scope="module")
 def dev_base(dev_library, tmp_path_factory):
     """The dev library gathered + featured, with the frozen base body's vectors cached."""
-    from engine.features import extract_features
+    from engine.features.extract import extract_features
     from engine.models.data import load_records
     from engine.models.listing import read_folder_labels
-    from engine.scan import gather
+    from engine.scan.gather import gather
 
     tmp = tmp_path_factory.mktemp("active-base")
     settings = StorageSettings.from_storage_arg(tmp / "data")
@@ -50,8 +69,8 @@ def dev_base(dev_library, tmp_path_factory):
     dbs = Databases.open(settings)
     try:
         extract_features(dbs, g.snapshot_id)
-        A.feature_matrix(
-            dbs.training, load_records(dbs.training, snapshot_id=g.snapshot_id), A.base_encoder()
+        feature_matrix(
+            dbs.training, load_records(dbs.training, snapshot_id=g.snapshot_id), base_encoder()
         )
         with dbs.index.connect() as c:
             folders = c.execute(
@@ -67,8 +86,8 @@ def dev_base(dev_library, tmp_path_factory):
 
 
 def _copy_with_labels(base, tmp: Path, paths: list[str]):
-    from engine.config import ApplyClassificationsConfig
-    from engine.sampling import apply_classifications
+    from engine.core.config import ApplyClassificationsConfig
+    from engine.labels.csv_import import apply_classifications
 
     shutil.copytree(base["data"], tmp / "data")
     settings = StorageSettings.from_storage_arg(tmp / "data")
@@ -95,7 +114,7 @@ def dev_full(dev_base, tmp_path_factory):
 @pytest.fixture(scope="module")
 def dev_partial(dev_base, tmp_path_factory):
     """200 dev folders labelled, and a real model trained on them (frozen body, max_steps=0)."""
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
     from engine.models.training import train_model
 
     tmp = tmp_path_factory.mktemp("active-partial")
@@ -117,7 +136,7 @@ def dev_partial(dev_base, tmp_path_factory):
 
 def test_margins_are_top1_minus_top2():
     P = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [1.0, 0.0, 0.0]])
-    assert np.allclose(A.margins(P), [0.2, 0.01, 1.0])
+    assert np.allclose(margins(P), [0.2, 0.01, 1.0])
 
 
 def test_pick_uncertain_caps_siblings_and_spreads_over_clusters():
@@ -143,7 +162,7 @@ def test_pick_uncertain_caps_siblings_and_spreads_over_clusters():
     P = np.array(rows)
     E = np.array(emb)
     E /= np.linalg.norm(E, axis=1, keepdims=True)
-    picked = A.pick_uncertain(P, E, parents, 10, per_parent=2, pool_factor=4)
+    picked = pick_uncertain(P, E, parents, 10, per_parent=2, pool_factor=4)
     assert len(picked) == 10 == len(set(picked))
     per_parent = Counter(parents[i] for i in picked)
     assert 1 <= per_parent["maps/night"] <= 2
@@ -157,8 +176,8 @@ def test_pick_uncertain_caps_siblings_and_spreads_over_clusters():
 def test_pick_uncertain_relaxes_the_cap_when_there_are_few_parents():
     P = np.array([[0.5, 0.5]] * 6)
     E = np.eye(6)
-    assert sorted(A.pick_uncertain(P, E, ["a"] * 6, 5, per_parent=2)) == [0, 1, 2, 3, 4]
-    assert A.pick_uncertain(P, E, ["a"] * 6, 0) == []
+    assert sorted(pick_uncertain(P, E, ["a"] * 6, 5, per_parent=2)) == [0, 1, 2, 3, 4]
+    assert pick_uncertain(P, E, ["a"] * 6, 0) == []
 
 
 def test_choose_thresholds_reaches_the_target_precision_per_class():
@@ -176,30 +195,30 @@ def test_choose_thresholds_reaches_the_target_precision_per_class():
         P.append([1 - c - 0.01, c, 0.01])
         y.append("content_subject")
     P = np.array(P)
-    th = A.choose_thresholds(P, y, labels, target_precision=0.9)
+    th = choose_thresholds(P, y, labels, target_precision=0.9)
     # kept >= 0.8: 2/2 right; >= 0.7: 2/3; >= 0.6: 3/4 -> smallest threshold with precision >= 0.9 is 0.8
     assert th["asset_type"] == pytest.approx(0.8)
     assert th["content_subject"] == pytest.approx(0.5)
     assert th["unknown"] == 0.0
-    th75 = A.choose_thresholds(P, y, labels, target_precision=0.75)
+    th75 = choose_thresholds(P, y, labels, target_precision=0.75)
     assert th75["asset_type"] == pytest.approx(0.6)  # 3/4 = 0.75
-    out = A.apply_abstention(P, labels, th)
+    out = apply_abstention(P, labels, th)
     assert out[:5] == ["asset_type", "asset_type", "unknown", "unknown", "unknown"]
     assert out[5:] == ["content_subject"] * 5
     # A class predicted too rarely on validation uses the global threshold.
-    th_rare = A.choose_thresholds(P[:2], y[:2], labels, target_precision=0.9, min_predictions=5)
+    th_rare = choose_thresholds(P[:2], y[:2], labels, target_precision=0.9, min_predictions=5)
     assert th_rare["asset_type"] == pytest.approx(0.8)
     with pytest.raises(ValueError):
-        A.choose_thresholds(P, y, labels, target_precision=0.0)
+        choose_thresholds(P, y, labels, target_precision=0.0)
 
 
 def test_unreachable_target_abstains_on_that_class():
     labels = ["a", "b"]
     P = np.array([[0.9, 0.1]] * 6)
     y = ["b"] * 6  # every "a" prediction is wrong
-    th = A.choose_thresholds(P, y, labels, target_precision=0.8)
+    th = choose_thresholds(P, y, labels, target_precision=0.8)
     assert th["a"] == 1.0  # the pooled predictions miss the target too
-    assert A.apply_abstention(np.array([[0.95, 0.05]]), labels, th) == ["unknown"]
+    assert apply_abstention(np.array([[0.95, 0.05]]), labels, th) == ["unknown"]
 
 
 def test_class_missing_the_target_falls_back_to_the_pooled_threshold():
@@ -212,8 +231,8 @@ def test_class_missing_the_target_falls_back_to_the_pooled_threshold():
     P += [[1 - c, c] for c in np.linspace(0.9, 0.6, 10)]
     y += ["b"] * 10
     P = np.array(P)
-    th = A.choose_thresholds(P, y, labels, target_precision=0.8)
-    pooled = A.choose_thresholds(P, y, labels, target_precision=0.8, min_predictions=100)
+    th = choose_thresholds(P, y, labels, target_precision=0.8)
+    pooled = choose_thresholds(P, y, labels, target_precision=0.8, min_predictions=100)
     assert th["a"] == pytest.approx(pooled["a"]) and th["a"] < 1.0
     assert th["b"] == pytest.approx(0.6)
 
@@ -222,7 +241,7 @@ def test_coverage_curve_counts_kept_rows_and_scores_them():
     labels = ["a", "b"]
     P = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.55, 0.45]])
     y = ["a", "a", "b", "b"]
-    pts = {p.threshold: p for p in A.coverage_curve(P, y, labels, [0.0, 0.58, 0.85, 0.95])}
+    pts = {p.threshold: p for p in coverage_curve(P, y, labels, [0.0, 0.58, 0.85, 0.95])}
     assert pts[0.0].coverage == 1.0 and pts[0.0].accuracy == pytest.approx(0.75)
     assert pts[0.58].n_kept == 3 and pts[0.58].accuracy == 1.0 and pts[0.58].macro_f1 == 1.0
     assert pts[0.85].coverage == 0.25
@@ -230,15 +249,15 @@ def test_coverage_curve_counts_kept_rows_and_scores_them():
 
 
 def test_name_shapes():
-    k = A.name_key
+    k = name_key
     assert k("01_Night_30x30") == k("Night") == ("night",)
     assert k("floor_2") == k("floor_3")
-    assert A.shape_match(k("01_inn_fog"), k("02_tavern_fog")) == "same pattern"
-    assert A.shape_match(k("Dungeon Day"), k("Dungeon Night")) == "same pattern"
-    assert A.shape_match(k("Night"), k("night")) == "same name"
-    assert A.shape_match(k("Night"), k("Day")) is None  # one word each: only the variant set links them
-    assert A.shape_match(k("inn fog"), k("tavern rain")) is None
-    assert A.shape_match(k("floor_1"), k("level_1")) is None  # the shared word is only a number
+    assert shape_match(k("01_inn_fog"), k("02_tavern_fog")) == "same pattern"
+    assert shape_match(k("Dungeon Day"), k("Dungeon Night")) == "same pattern"
+    assert shape_match(k("Night"), k("night")) == "same name"
+    assert shape_match(k("Night"), k("Day")) is None  # one word each: only the variant set links them
+    assert shape_match(k("inn fog"), k("tavern rain")) is None
+    assert shape_match(k("floor_1"), k("level_1")) is None  # the shared word is only a number
 
 
 def test_rank_suspects_orders_by_self_confidence_and_skips_tiny_classes():
@@ -255,7 +274,7 @@ def test_rank_suspects_orders_by_self_confidence_and_skips_tiny_classes():
             [0.9, 0.1, 0.0],  # class c has 1 example: not judged
         ]
     )
-    out = A.rank_suspects(list(range(7)), [f"p{i}" for i in range(7)], y, P, labels)
+    out = rank_suspects(list(range(7)), [f"p{i}" for i in range(7)], y, P, labels)
     assert [s.folder_id for s in out][:2] == [1, 4]
     assert (
         out[0].predicted == "b"
@@ -271,8 +290,8 @@ def test_rank_suspects_orders_by_self_confidence_and_skips_tiny_classes():
 
 
 def test_look_alikes_on_a_scanned_tree(tmp_path):
-    from engine.features import extract_features
-    from engine.scan import gather
+    from engine.features.extract import extract_features
+    from engine.scan.gather import gather
 
     lib = tmp_path / "lib"
     for d in (
@@ -297,7 +316,7 @@ def test_look_alikes_on_a_scanned_tree(tmp_path):
         extract_features(dbs, g.snapshot_id)
         with dbs.index.connect() as c:
             ids = dict(c.execute(select(S.folders.c.rel_path, S.folders.c.id)).all())
-        from engine.browse import save_labels
+        from engine.labels.saving import save_labels
 
         save_labels(
             dbs.training,
@@ -312,7 +331,7 @@ def test_look_alikes_on_a_scanned_tree(tmp_path):
     finally:
         dbs.dispose()
 
-    got = {c.path: c for c in A.look_alikes(settings, ids["Pack/Harbour/Night"], label="descriptor")}
+    got = {c.path: c for c in look_alikes(settings, ids["Pack/Harbour/Night"], label="descriptor")}
     # same name under the sibling map (cousin), grid size ignored; already labelled -> not ticked
     assert got["Pack/Old Mill/Night_30x30"].reason == "same name"
     assert got["Pack/Old Mill/Night_30x30"].relation == "cousin"
@@ -328,14 +347,14 @@ def test_look_alikes_on_a_scanned_tree(tmp_path):
     assert list(got)[0].startswith("Pack/Harbour/")  # siblings first
 
     fog = {
-        c.path: c for c in A.look_alikes(settings, ids["Pack/Harbour/01_inn_fog"], label="content_subject")
+        c.path: c for c in look_alikes(settings, ids["Pack/Harbour/01_inn_fog"], label="content_subject")
     }
     assert set(fog) == {"Pack/Harbour/02_tavern_fog", "Pack/Old Mill/03_barn_fog"}
     assert all(c.reason == "same pattern" and c.suggested for c in fog.values())
 
-    assert A.look_alikes(settings, ids[""], label="other") == []  # the root has no family
+    assert look_alikes(settings, ids[""], label="other") == []  # the root has no family
     with pytest.raises(UserError):
-        A.look_alikes(settings, 999_999)
+        look_alikes(settings, 999_999)
 
 
 # --------------------------------------------------------------- real model on the dev set
@@ -343,8 +362,8 @@ def test_look_alikes_on_a_scanned_tree(tmp_path):
 
 def test_find_suspects_ranks_flipped_labels_first(dev_full):
     """Flip 5 % of the dev labels on purpose: most of them must rank among the top suspects."""
-    from engine.labels import LabelRow, create_label_run, load_labels, set_labels
-    from engine.taxonomy import label_names
+    from engine.core.taxonomy import label_names
+    from engine.labels.runs import LabelRow, create_label_run, load_labels, set_labels
 
     settings = dev_full["settings"]
     dbs = Databases.open(settings)
@@ -370,7 +389,7 @@ def test_find_suspects_ranks_flipped_labels_first(dev_full):
         dbs.dispose()
     flipped = {rows[i].folder_id for i in flip}
     seen = []
-    ranked = A.find_suspects(settings, rid, k_folds=5, progress=lambda f, m: seen.append(f))
+    ranked = find_suspects(settings, rid, k_folds=5, progress=lambda f, m: seen.append(f))
     assert seen and seen[-1] == 1.0
     assert len({s.folder_id for s in ranked}) == len(ranked) >= len(rows) - 2
     scores = [s.score for s in ranked]
@@ -381,7 +400,7 @@ def test_find_suspects_ranks_flipped_labels_first(dev_full):
     for s in ranked[:5]:
         assert s.disagrees and s.p_predicted > s.p_label
     with pytest.raises(Cancelled):
-        A.find_suspects(settings, rid, should_stop=lambda: True)
+        find_suspects(settings, rid, should_stop=lambda: True)
 
 
 def test_suspects_cli_prints_and_writes_the_ranked_list(dev_full, tmp_path):
@@ -417,16 +436,16 @@ def test_suspects_cli_prints_and_writes_the_ranked_list(dev_full, tmp_path):
 def test_select_uncertain_with_a_trained_model(dev_partial):
     """The proposals are unlabelled, spread (<= 2 per parent), and their margins are those of the
     model's own stored predictions, far below the typical unlabelled folder's."""
-    from engine.config import PredictConfig
-    from engine.labels import load_labels
+    from engine.core.config import PredictConfig
+    from engine.labels.runs import load_labels
     from engine.models.prediction import predict
 
     settings = dev_partial["settings"]
-    props = A.select_uncertain(settings, n=20, model=dev_partial["model_path"])
+    props = select_uncertain(settings, n=20, model=dev_partial["model_path"])
     assert len(props) == 20 == len({p.folder_id for p in props})
     labelled = {r.folder_id for r in _labels(settings, dev_partial["run_id"], load_labels)}
     assert not labelled & {p.folder_id for p in props}
-    assert max(Counter(A._parent_path(p.path) for p in props).values()) <= 2
+    assert max(Counter(parent_path(p.path) for p in props).values()) <= 2
 
     pr = predict(
         settings,
@@ -448,7 +467,7 @@ def test_select_uncertain_with_a_trained_model(dev_partial):
             }
     finally:
         dbs.dispose()
-    unl = {f: A.margins(p[None, :])[0] for f, p in stored.items() if f not in labelled}
+    unl = {f: margins(p[None, :])[0] for f, p in stored.items() if f not in labelled}
     with_labels = pr.labels
     pred = {f: with_labels[int(np.argmax(p))] for f, p in stored.items() if f not in labelled}
     for p in props:
@@ -463,7 +482,7 @@ def test_select_uncertain_with_a_trained_model(dev_partial):
 
     # Restricted to given candidates (what generate-samples --strategy uncertainty passes)
     cands = sorted(unl)[:60]
-    sub = A.select_uncertain(settings, n=5, model=dev_partial["model_path"], candidate_ids=cands)
+    sub = select_uncertain(settings, n=5, model=dev_partial["model_path"], candidate_ids=cands)
     assert {p.folder_id for p in sub} <= set(cands) and len(sub) == 5
 
 
@@ -476,13 +495,13 @@ def _labels(settings, run_id, load_labels):
 
 
 def test_explain_matches_the_model_and_the_labelled_neighbours(dev_partial):
-    from engine.config import PredictConfig
-    from engine.labels import load_labels
+    from engine.core.config import PredictConfig
+    from engine.labels.runs import load_labels
     from engine.models.prediction import predict
 
     settings = dev_partial["settings"]
     fid = dev_partial["by_path"]["BattlemapsOfTheFrostmaiden/Chapter 1 - Ten-Towns/Bremen - Lake Monster"]
-    ex = A.explain(settings, fid, model=dev_partial["model_path"])
+    ex = explain(settings, fid, model=dev_partial["model_path"])
     dbs = Databases.open(settings)
     try:
         with dbs.training.connect() as c:
@@ -526,18 +545,18 @@ def test_explain_matches_the_model_and_the_labelled_neighbours(dev_partial):
         fid_, path, lab, sim = n  # the issue's tuple shape
         assert path == next(p for p, i in dev_partial["by_path"].items() if i == fid_)
     # An explainer reused for a second folder gives the same answer as a fresh one.
-    exp = A.Explainer(settings, dev_partial["model_path"])
+    exp = Explainer(settings, dev_partial["model_path"])
     other = dev_partial["by_path"][dev_partial["paths"][0]]
     assert exp.explain(fid) == ex
     again = exp.explain(other)
     assert again.user_label == labelled[other] and other not in {n.folder_id for n in again.nearest}
     with pytest.raises(UserError):
-        A.explain(settings, 999_999, model=dev_partial["model_path"])
+        explain(settings, 999_999, model=dev_partial["model_path"])
 
 
 def test_learning_curves_replay_a_label_run(dev_full):
     """The series the app draws: both strategies share the diverse cold start, then differ."""
-    res = A.learning_curves(
+    res = learning_curves(
         dev_full["settings"], label_run_id=dev_full["run_id"], batch_size=25, max_labels=75, seeds=(42,)
     )
     d, u = res.series["diverse"], res.series["uncertainty"]
@@ -548,38 +567,38 @@ def test_learning_curves_replay_a_label_run(dev_full):
     assert res.labels_to_reach("diverse", 0.0) == 25
     assert res.labels_to_reach("diverse", 1.01) is None
     with pytest.raises(Cancelled):
-        A.learning_curves(dev_full["settings"], label_run_id=dev_full["run_id"], should_stop=lambda: True)
+        learning_curves(dev_full["settings"], label_run_id=dev_full["run_id"], should_stop=lambda: True)
 
 
 def test_abstention_on_dev_out_of_fold_predictions(dev_full):
     """Thresholds chosen on one half of the dev labels (out-of-fold probabilities, frozen body)
     and applied to the other half: fewer predictions kept, and the kept ones more often right."""
-    from engine.labels import load_labels
+    from engine.core.taxonomy import label_names
+    from engine.labels.runs import load_labels
     from engine.models.data import load_records
-    from engine.taxonomy import label_names
 
     settings = dev_full["settings"]
     rows = _labels(settings, dev_full["run_id"], load_labels)
     dbs = Databases.open(settings)
     try:
         recs = {r.folder_id: r for r in load_records(dbs.training, folder_ids=[r.folder_id for r in rows])}
-        X = A.feature_matrix(dbs.training, [recs[r.folder_id] for r in rows], A.base_encoder())
+        X = feature_matrix(dbs.training, [recs[r.folder_id] for r in rows], base_encoder())
     finally:
         dbs.dispose()
     y = [r.label for r in rows]
     labels = [lb for lb in label_names() if lb in set(y)]
-    half = A.stratified_folds(y, 2, seed=1)
+    half = stratified_folds(y, 2, seed=1)
     a = [i for i in range(len(y)) if half[i] == 0]
     b = [i for i in range(len(y)) if half[i] == 1]
-    th = A.thresholds_from_oof(X[a], [y[i] for i in a], labels, target_precision=0.95)
+    th = thresholds_from_oof(X[a], [y[i] for i in a], labels, target_precision=0.95)
     assert set(th) == set(labels) and all(0.0 <= v <= 1.0 for v in th.values())
-    P_b = A.fit_predict_head(X[a], [y[i] for i in a], X[b], labels)
+    P_b = fit_predict_head(X[a], [y[i] for i in a], X[b], labels)
     y_b = [y[i] for i in b]
-    plain = A.coverage_curve(P_b, y_b, labels, [0.0])[0]
-    kept = A.abstention_report(P_b, y_b, labels, th)
+    plain = coverage_curve(P_b, y_b, labels, [0.0])[0]
+    kept = abstention_report(P_b, y_b, labels, th)
     assert plain.coverage == 1.0 and 0.3 < kept.coverage < 1.0
     assert kept.accuracy > plain.accuracy
-    curve = A.coverage_curve(P_b, y_b, labels)
+    curve = coverage_curve(P_b, y_b, labels)
     covs = [p.coverage for p in curve]
     assert covs == sorted(covs, reverse=True)
     assert curve[-1].accuracy >= curve[0].accuracy
@@ -588,18 +607,18 @@ def test_abstention_on_dev_out_of_fold_predictions(dev_full):
 def test_uncertain_sample_writes_the_app_sample_with_the_models_guess(dev_partial, tmp_path):
     """The app's "Label next" sample: a samples CSV (contract columns + the model's top two
     labels and margin), the same folders select_uncertain proposes, most uncertain first."""
-    from engine.csvio import read_csv
-    from engine.sampling import SAMPLE_COLUMNS
+    from engine.core.csvio import read_csv
+    from engine.samples.picking import SAMPLE_COLUMNS
 
     settings = dev_partial["settings"]
     out = tmp_path / "next.csv"
-    props, rows = A.uncertain_sample(
+    props, rows = uncertain_sample(
         settings, dev_partial["snapshot_id"], out, n=12, model=dev_partial["model_path"], min_depth=2
     )
     assert [p.folder_id for p in props] == [int(r["folder_id"]) for r in rows] and len(rows) == 12
     table = read_csv(out, expected_columns=SAMPLE_COLUMNS)
     assert [dict(r.values) for r in table.rows] == rows  # what the app shows is what is on disk
-    assert set(SAMPLE_COLUMNS + A.LABEL_NEXT_COLUMNS) <= set(rows[0])
+    assert set(SAMPLE_COLUMNS + LABEL_NEXT_COLUMNS) <= set(rows[0])
     margins = [float(r["margin"]) for r in rows]
     assert margins == sorted(margins)
     for p, r in zip(props, rows):
@@ -612,29 +631,29 @@ def test_uncertain_sample_writes_the_app_sample_with_the_models_guess(dev_partia
 
 def test_flag_suspects_keeps_strong_disagreements_and_caps_the_list():
     def sus(i, label, predicted, p_label):
-        return A.Suspect(i, f"p{i}", label, predicted, p_label, 1 - p_label, 1 - p_label)
+        return Suspect(i, f"p{i}", label, predicted, p_label, 1 - p_label, 1 - p_label)
 
     judged = [sus(i, "descriptor", "asset_type", 0.05 + 0.01 * i) for i in range(8)]
     judged += [sus(10, "descriptor", "descriptor", 0.3)]  # low p, but the model agrees
     judged += [sus(11, "descriptor", "asset_type", 0.7)]  # disagrees only mildly
     judged += [sus(100 + i, "other", "other", 0.9) for i in range(40)]
-    flagged = A.flag_suspects(judged)  # 50 judged: top 10 % = 5
+    flagged = flag_suspects(judged)  # 50 judged: top 10 % = 5
     assert [s.folder_id for s in flagged] == [0, 1, 2, 3, 4]
     assert all(s.disagrees and s.score >= 0.5 for s in flagged)
-    assert [s.folder_id for s in A.flag_suspects(judged, max_fraction=1.0)] == list(range(8))
-    assert A.flag_suspects(judged[8:]) == []
+    assert [s.folder_id for s in flag_suspects(judged, max_fraction=1.0)] == list(range(8))
+    assert flag_suspects(judged[8:]) == []
 
 
 def test_select_uncertain_without_candidates_is_a_clear_error(dev_full):
     with pytest.raises(UserError, match="already labelled"):
-        A.select_uncertain(dev_full["settings"], n=5)
+        select_uncertain(dev_full["settings"], n=5)
 
 
 @pytest.mark.slow
 def test_with_a_fine_tuned_body_at_tiny_step_count(dev_base, tmp_path):
     """The same functions on a model whose body was fine-tuned (2 steps): its own inputs and
     cache key are used (not the base body's), and everything still agrees with predict."""
-    from engine.config import PredictConfig, TrainConfig
+    from engine.core.config import PredictConfig, TrainConfig
     from engine.models.prediction import predict
     from engine.models.training import train_model
 
@@ -649,7 +668,7 @@ def test_with_a_fine_tuned_body_at_tiny_step_count(dev_base, tmp_path):
         should_stop=never_stop,
     )
     assert tr.finetune_steps == 2
-    props = A.select_uncertain(settings, n=10, model=tr.model_path)
+    props = select_uncertain(settings, n=10, model=tr.model_path)
     assert len(props) == 10
     pr = predict(
         settings,
@@ -672,8 +691,8 @@ def test_with_a_fine_tuned_body_at_tiny_step_count(dev_base, tmp_path):
         dbs.dispose()
     for p in props:
         assert p.p_top == pytest.approx(conf[p.folder_id], abs=1e-5)
-    ex = A.explain(settings, props[0].folder_id, model=tr.model_path)
+    ex = explain(settings, props[0].folder_id, model=tr.model_path)
     assert ex.top3[0][1] == pytest.approx(conf[props[0].folder_id], abs=1e-5)
     assert len(ex.nearest) == 3
-    sus = A.find_suspects(settings, run_id, model=tr.model_path)
+    sus = find_suspects(settings, run_id, model=tr.model_path)
     assert len(sus) >= 140

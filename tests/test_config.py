@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine.config import CONFIG_CLASSES, ConfigError, fine_tuning_dir, load_config
+from engine.core.config import CONFIG_CLASSES, ConfigError, fine_tuning_dir, load_config
 
 
 @pytest.mark.parametrize("command", sorted(CONFIG_CLASSES))

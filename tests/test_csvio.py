@@ -7,8 +7,8 @@ import csv
 
 import pytest
 
-from engine.csvio import escape_cell, read_csv, unescape_cell, write_csv
-from engine.jobs import UserError
+from engine.core.csvio import escape_cell, read_csv, unescape_cell, write_csv
+from engine.core.jobs import UserError
 
 NASTY = [
     "=cmd|' /C calc'!A0",

@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from engine.jobs import Cancelled
-from engine.settings import StorageSettings
+from engine.core.jobs import Cancelled
+from engine.core.settings import StorageSettings
 from fsorg_desktop.app_settings import AppSettings, RecentLibrary
 from fsorg_desktop.dialogs import describe_error
 from fsorg_desktop.jobs import JobStatus, Pool
@@ -69,7 +69,7 @@ def test_start_does_not_import_torch():
         "import sys, os; os.environ['QT_QPA_PLATFORM']='offscreen';"
         "import fsorg_desktop.app, fsorg_desktop.main_window;"
         "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
-        "from engine.settings import StorageSettings;"
+        "from engine.core.settings import StorageSettings;"
         "w = fsorg_desktop.main_window.MainWindow(StorageSettings.default()); w.show(); app.processEvents();"
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'setfit', 'transformers', 'sklearn') if m in sys.modules))"
     )

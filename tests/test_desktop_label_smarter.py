@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from engine import browse
 from engine.browse import FolderFilter, FolderRow
-from engine.labels import LabelRow, create_label_run, set_labels
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
+from engine.labels import saving
+from engine.labels.runs import LabelRow, create_label_run, set_labels
 from engine.storage import Databases
 from engine.storage import schema as S
 from fsorg_desktop.app_settings import AppSettings
@@ -52,11 +53,11 @@ def _layout() -> dict[str, str]:
 def template(tmp_path_factory):
     """Scanned, featured, the first four creators labelled (one label deliberately wrong),
     and a frozen-body model trained on those labels in the app's default model folder."""
-    from engine.config import TrainConfig
-    from engine.features import extract_features
-    from engine.jobs import never_stop, no_progress
+    from engine.core.config import TrainConfig
+    from engine.core.jobs import never_stop, no_progress
+    from engine.features.extract import extract_features
     from engine.models.training import train_model
-    from engine.scan import gather
+    from engine.scan.gather import gather
 
     tmp = tmp_path_factory.mktemp("smarter")
     layout = _layout()
@@ -218,7 +219,7 @@ def test_apply_to_look_alikes_labels_them_in_one_undo_step(qtbot, window, templa
     assert w.labels.undo_stack.count() == steps + 1
     assert "Ctrl+Z undoes them all" in w.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not w.labels.is_saving(), timeout=5000)
-    _, stored = browse.labels_for_snapshot(w.state.settings, template["snapshot_id"])
+    _, stored = saving.labels_for_snapshot(w.state.settings, template["snapshot_id"])
     assert all(stored.get(f) == "descriptor" for f in ticked)
 
     w.activateWindow()  # the window manager does this when the dialog closes; offscreen has none
@@ -228,7 +229,7 @@ def test_apply_to_look_alikes_labels_them_in_one_undo_step(qtbot, window, templa
     assert {f: w.labels.label_of(f) for f in ticked} == before  # all of them, in one step
     assert w.labels.label_of(night) == "descriptor"  # the earlier key press stays
     qtbot.waitUntil(lambda: not w.labels.is_saving(), timeout=5000)
-    _, stored = browse.labels_for_snapshot(w.state.settings, template["snapshot_id"])
+    _, stored = saving.labels_for_snapshot(w.state.settings, template["snapshot_id"])
     assert not set(stored) & set(ticked)
 
     # on an unlabelled folder Ctrl+L explains what to do instead of guessing a label
@@ -250,7 +251,7 @@ def test_explain_tab_shows_the_rule_and_top3_of_the_selected_folder(qtbot, windo
     view = w.explain_view
     assert ex.heuristic_rule in view._heuristic.text()
     assert len(ex.top3) == 3 and all(0.0 <= p <= 1.0 for _, p in ex.top3)
-    from engine.taxonomy import label_by_name
+    from engine.core.taxonomy import label_by_name
 
     for lab, _p in ex.top3:
         assert label_by_name(lab).title in view._top.text()

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from engine import browse
-from engine.jobs import Cancelled
-from engine.labels import list_label_runs, load_labels
-from engine.settings import StorageSettings
+from engine.core.jobs import Cancelled
+from engine.core.settings import StorageSettings
+from engine.labels import saving
+from engine.labels.runs import list_label_runs, load_labels
 from engine.storage import Databases
 from fsorg_desktop.jobs import JobRunner, JobStatus, Pool
 from fsorg_desktop.label_controller import LabelController
@@ -68,18 +68,18 @@ def test_set_labels_saves_to_app_run_and_undo_redo(qtbot, small_db):
     # Still one working run: the app edits it in place.
     assert len(list_label_runs(dbs.training)) == 1
     # A fresh controller (a restart) sees the same labels.
-    run_id, labels = browse.labels_for_snapshot(dbs.settings, snap)
+    run_id, labels = saving.labels_for_snapshot(dbs.settings, snap)
     assert run_id == runs[0].id and labels == {2: "asset_type", 3: "descriptor"}
 
 
 def test_working_run_carries_over_a_csv_run(qtbot, small_db):
     dbs, snap = small_db
-    from engine.labels import LabelRow, create_label_run, set_labels
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
 
     with dbs.training.begin() as c:
         csv_run = create_label_run(c, labeler="u", source="csv:x.csv", snapshot_id=snap)
         set_labels(c, csv_run, [LabelRow(4, snap, "Folder 1-00002", "other")])
-    run_id, labels = browse.labels_for_snapshot(dbs.settings, snap)
+    run_id, labels = saving.labels_for_snapshot(dbs.settings, snap)
     runner = JobRunner()
     ctl = LabelController(dbs, snap, labels, run_id=run_id, runner=runner)
     assert ctl.label_of(4) == "other"

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from engine.config import load_config
-from engine.settings import StorageSettings
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
 from fsorg_desktop.app_settings import AppSettings
 from fsorg_desktop.jobs import JobStatus
 from fsorg_desktop.main_window import MainWindow

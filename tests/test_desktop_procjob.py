@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from engine.jobs import Cancelled, UserError
+from engine.core.jobs import Cancelled, UserError
 from fsorg_desktop.jobs import JobRunner, JobStatus, Pool
 from fsorg_desktop.procjob import WorkerError, in_process
 

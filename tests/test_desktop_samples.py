@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox, QDialog, QMessageBox, QTableWidget
 
-from engine.config import load_config
-from engine.labels import list_label_runs, load_labels
-from engine.settings import StorageSettings
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
+from engine.labels.runs import list_label_runs, load_labels
 from engine.storage import Databases
 from fsorg_desktop.app_settings import AppSettings
 from fsorg_desktop.main_window import MainWindow
@@ -24,8 +24,8 @@ from fsorg_desktop.models.sample_table_model import COL_LABEL, FolderIdRole
 @pytest.fixture(scope="module")
 def scanned_template(tmp_path_factory, dev_library) -> Path:
     """The dev library scanned and its features extracted once; each test copies it."""
-    from engine.features import extract_features
-    from engine.scan import gather
+    from engine.features.extract import extract_features
+    from engine.scan.gather import gather
 
     data = tmp_path_factory.mktemp("template") / "data"
     settings = StorageSettings.from_storage_arg(data)

@@ -14,9 +14,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from engine import browse
-from engine.labels import list_label_runs, load_labels
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
+from engine.labels import saving
+from engine.labels.runs import list_label_runs, load_labels
 from fsorg_desktop.app_settings import AppSettings
 from fsorg_desktop.jobs import JobStatus
 from fsorg_desktop.main_window import PAGE_WELCOME, PAGE_WORK, MainWindow
@@ -133,7 +133,7 @@ def test_drop_dev_library_scans_and_fills_tree_then_label_with_keys(qtbot, windo
     assert [r.source for r in runs] == ["app"]
     stored = {r.folder_id: r.label for r in load_labels(window.state.dbs.training, runs[-1].id)}
     assert stored == {second_id: "asset_type"}
-    _, reread = browse.labels_for_snapshot(window.state.settings, window.state.snapshot.id)
+    _, reread = saving.labels_for_snapshot(window.state.settings, window.state.snapshot.id)
     assert reread == stored
 
 
@@ -208,7 +208,7 @@ def test_close_with_job_running_asks_then_cancels(qtbot, window, tmp_path):
 
 
 def test_screenshot_cli(tmp_path, dev_library):
-    from engine.scan import gather
+    from engine.scan.gather import gather
 
     storage = StorageSettings.from_storage_arg(tmp_path / "data")
     gather(dev_library, storage)

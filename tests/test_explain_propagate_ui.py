@@ -12,12 +12,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import active as A
-from engine import browse
-from engine.settings import StorageSettings
+from engine.active.explain import explain
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_by_name
+from engine.labels import saving
 from engine.storage import Databases
 from engine.storage import schema as S
-from engine.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.views.explain_view import ExplainView, FolderIdRole
@@ -37,8 +37,8 @@ TREE = (
 
 @pytest.fixture
 def tree(tmp_path):
-    from engine.features import extract_features
-    from engine.scan import gather
+    from engine.features.extract import extract_features
+    from engine.scan.gather import gather
 
     lib = tmp_path / "lib"
     for d in TREE:
@@ -91,14 +91,14 @@ def test_propagate_labels_the_ticked_look_alikes_in_one_undo_step(qtbot, tree):
     assert ctl.label_of(ids["Pack/Crypt/Night"]) is None
     assert ctl.undo_stack.count() == steps + 1  # ONE undoable step
     qtbot.waitUntil(lambda: not ctl.is_saving(), timeout=5000)
-    _, stored = browse.labels_for_snapshot(dbs.settings, snap)
+    _, stored = saving.labels_for_snapshot(dbs.settings, snap)
     assert all(stored[f] == "descriptor" for f in want)
 
     ctl.undo_stack.undo()
     assert all(ctl.label_of(f) is None for f in want)
     assert ctl.label_of(ids["Pack/Harbour/Night"]) == "descriptor"  # the earlier step stays
     qtbot.waitUntil(lambda: not ctl.is_saving(), timeout=5000)
-    _, stored = browse.labels_for_snapshot(dbs.settings, snap)
+    _, stored = saving.labels_for_snapshot(dbs.settings, snap)
     assert not set(stored) & want
     runner.drain()
 
@@ -125,8 +125,8 @@ def test_propagate_cancel_changes_nothing_and_no_lookalikes_disables_ok(qtbot, t
 @pytest.fixture
 def featured(tmp_path):
     """A small real library, features extracted, every folder labelled (tests/test_results_support)."""
-    from engine.features import extract_features
-    from tests.test_results_support import build_library
+    from engine.features.extract import extract_features
+    from tests.results_support import build_library
 
     lib = build_library(tmp_path)
     extract_features(lib.dbs, lib.snapshot_id)
@@ -145,7 +145,7 @@ def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured)
         assert view.is_busy()
     ex = sig.args[0]
     assert ex.folder_id == fid and view.explanation is ex
-    assert ex == A.explain(lib.dbs.settings, fid)  # what the engine says, nothing else
+    assert ex == explain(lib.dbs.settings, fid)  # what the engine says, nothing else
     with lib.dbs.training.connect() as c:
         rule = c.execute(
             select(S.folder_features.c.heuristic_rule).where(S.folder_features.c.folder_id == fid)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ExtractFeaturesConfig
-from engine.features import build_model_text, extract_features
-from engine.jobs import Cancelled, UserError
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.core.config import ExtractFeaturesConfig
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.core.text import name_flags, name_shape, normalize_name
+from engine.features.extract import build_model_text, extract_features
+from engine.scan.gather import gather
 from engine.storage import Databases
-from engine.text import name_flags, name_shape, normalize_name
 from tests.conftest import run_cli
 
 TREE = [

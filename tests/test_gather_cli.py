@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from engine.commands.gather import summary
-from engine.scan import GatherResult, gather
-from engine.settings import StorageSettings
-from engine.snapshots import latest_complete_id
+from engine.core.settings import StorageSettings
+from engine.scan.gather import GatherResult, gather
+from engine.scan.snapshots import latest_complete_id
 from engine.storage import Databases
 from tests.conftest import ROOT, run_cli
 from tests.test_scan import _ScandirFault, make_tree, walk_disk

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import repo_config_dir
-from engine.evaluation import compute_report
-from engine.features import extract_features
-from engine.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
-from engine.jobs import UserError
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.core.config import repo_config_dir
+from engine.core.jobs import UserError
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
+from engine.evaluation.report import compute_report
+from engine.features.extract import extract_features
+from engine.features.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
+from engine.scan.gather import gather
 from engine.storage import Databases
-from engine.taxonomy import label_names
 from tests.conftest import DEV_DATASET
 
 

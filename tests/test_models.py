@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from sqlalchemy import delete, select
 
-from engine.config import load_config
-from engine.jobs import Cancelled, UserError, never_stop, no_progress
-from engine.settings import StorageSettings
+from engine.core.config import load_config
+from engine.core.jobs import Cancelled, UserError, never_stop, no_progress
+from engine.core.settings import StorageSettings
 from engine.storage import Databases
 from engine.storage import schema as S
 from tests.conftest import run_cli
@@ -71,9 +71,9 @@ def make_tree(root: Path) -> Path:
 
 def scan_and_label(root: Path, *, with_splits: bool = False) -> StorageSettings:
     """gather + extract-features (the real engine functions) + a label run for every folder."""
-    from engine.features import extract_features
-    from engine.labels import LabelRow, create_label_run, set_labels
-    from engine.scan import gather
+    from engine.features.extract import extract_features
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
+    from engine.scan.gather import gather
 
     lib = make_tree(root)
     settings = StorageSettings.from_storage_arg(root / "data")
@@ -110,7 +110,7 @@ def trained(tmp_path_factory):
 
 
 def _taxonomy():
-    from engine.taxonomy import label_names
+    from engine.core.taxonomy import label_names
 
     return list(label_names())
 
@@ -192,7 +192,7 @@ def test_predict_label_is_argmax_of_stored_probs_and_csv(trained, tmp_path):
         assert probs.shape == (len(labels),) and abs(float(probs.sum()) - 1.0) < 1e-4
         assert r.label == labels[int(np.argmax(probs))]
         assert r.confidence == pytest.approx(float(probs.max()), abs=1e-6)
-    from engine.csvio import read_csv
+    from engine.core.csvio import read_csv
 
     table = read_csv(out)
     header = list(table.header) if hasattr(table, "header") else list(table.columns)
@@ -478,7 +478,7 @@ def test_abstention_thresholds_are_stored_and_reloaded(trained):
     _, result = trained
     meta = json.loads((result.model_path / "metadata.json").read_text())
     ab = meta["abstention"]
-    from engine.config import load_config as _load_config
+    from engine.core.config import load_config as _load_config
 
     assert ab["target_precision"] == pytest.approx(_load_config("train").abstain_precision)  # the shipped default
     assert set(ab["thresholds"]) == set(meta["labels"])
@@ -537,7 +537,7 @@ def _labelled_ids(settings: StorageSettings) -> set[int]:
 
 
 def _cells_add_up(settings: StorageSettings, eval_run_id: int) -> dict:
-    from engine.results import folders_for_cell, load_eval_run
+    from engine.evaluation.queries import folders_for_cell, load_eval_run
 
     dbs = Databases.open(settings)
     try:

@@ -1,6 +1,6 @@
-"""engine.results without Qt: storing an eval run, the folders behind a cell, what
+"""engine.evaluation.store without Qt: storing an eval run, the folders behind a cell, what
 changed since a run, comparing two runs, exports. A real scanned library in a fresh
-data folder per test (tests/test_results_support.py)."""
+data folder per test (tests/results_support.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,23 @@ import json
 import pytest
 from sqlalchemy import insert, select
 
-from engine import results as R
-from engine.evaluation import Report, compute_report
-from engine.jobs import UserError
-from engine.labels import LabelRow, create_label_run, set_labels
+from engine.core.jobs import UserError
+from engine.core.taxonomy import label_names
+from engine.evaluation.export import export_csv, export_json
+from engine.evaluation.queries import (
+    NO_FOLDERS_NOTE,
+    changes_since,
+    compare_runs,
+    folders_for_cell,
+    list_eval_runs,
+    load_eval_run,
+)
+from engine.evaluation.report import Report, compute_report
+from engine.evaluation.store import store_evaluation
+from engine.labels.runs import LabelRow, create_label_run, set_labels
 from engine.storage import schema as S
-from engine.taxonomy import label_names
-from tests.test_results_support import LIBRARY, add_prediction_run, build_library, expected_cell, make_eval
+from tests.eval_helpers import record_evaluation
+from tests.results_support import LIBRARY, add_prediction_run, build_library, expected_cell, make_eval
 
 
 @pytest.fixture
@@ -42,7 +52,7 @@ def test_record_evaluation_stores_the_report_and_the_truth(lib):
     assert {(f, t, p) for f, t, p in stored["items"]} == {
         (lib.fid(rel), t, p) for rel, (t, p, _c) in LIBRARY.items()
     }
-    runs = R.list_eval_runs(lib.dbs.training)
+    runs = list_eval_runs(lib.dbs.training)
     assert [r.id for r in runs] == [eval_id]
     assert runs[0].model_name == "my_classifier" and runs[0].n == len(LIBRARY)
     assert runs[0].macro_f1 == pytest.approx(want.macro_f1)
@@ -50,7 +60,7 @@ def test_record_evaluation_stores_the_report_and_the_truth(lib):
 
 def test_split_filter_scores_only_that_split(lib):
     eval_id = make_eval(lib, split="test")
-    run = R.load_eval_run(lib.dbs.training, eval_id, index=lib.dbs.index)
+    run = load_eval_run(lib.dbs.training, eval_id, index=lib.dbs.index)
     test_rels = [rel for i, rel in enumerate(LIBRARY) if i % 4 != 3]
     assert run.report.n == len(test_rels) == len(run.items)
     assert {it.folder_id for it in run.items} == {lib.fid(r) for r in test_rels}
@@ -59,21 +69,21 @@ def test_split_filter_scores_only_that_split(lib):
 
 def test_every_cell_lists_exactly_its_folders(lib):
     eval_id = make_eval(lib)
-    report = R.load_eval_run(lib.dbs.training, eval_id).report
+    report = load_eval_run(lib.dbs.training, eval_id).report
     for i, t in enumerate(report.labels):
         for j, p in enumerate(report.labels):
-            drill = R.folders_for_cell(lib.dbs.training, eval_id, t, p, index=lib.dbs.index)
+            drill = folders_for_cell(lib.dbs.training, eval_id, t, p, index=lib.dbs.index)
             assert {r.rel_path for r in drill.rows} == expected_cell(LIBRARY, t, p)
             assert len(drill.rows) == report.confusion[i][j]
             assert drill.note is None
-    drill = R.folders_for_cell(
+    drill = folders_for_cell(
         lib.dbs.training, eval_id, "descriptor", "content_subject", index=lib.dbs.index
     )
     # Most confident first, with the prediction run's confidences.
     assert [r.confidence for r in drill.rows] == [0.71, 0.66, 0.58]
     assert all(r.label_now == "descriptor" and not r.changed for r in drill.rows)
     # None matches any: a whole true class.
-    everything = R.folders_for_cell(lib.dbs.training, eval_id, "descriptor", None)
+    everything = folders_for_cell(lib.dbs.training, eval_id, "descriptor", None)
     assert len(everything.rows) == sum(1 for t, _p, _c in LIBRARY.values() if t == "descriptor")
 
 
@@ -87,13 +97,13 @@ def test_cells_stay_exact_when_the_scored_label_run_is_edited(lib):
             lib.label_run_id,
             [LabelRow(night, lib.snapshot_id, "Tom Cartos/Forest Camp/night", "content_subject")],
         )
-    drill = R.folders_for_cell(
+    drill = folders_for_cell(
         lib.dbs.training, eval_id, "descriptor", "content_subject", index=lib.dbs.index
     )
     assert len(drill.rows) == 3
     row = next(r for r in drill.rows if r.folder_id == night)
     assert (row.label_at_run, row.label_now, row.changed) == ("descriptor", "content_subject", True)
-    changes = R.changes_since(lib.dbs.training, eval_id, index=lib.dbs.index)
+    changes = changes_since(lib.dbs.training, eval_id, index=lib.dbs.index)
     assert [(c.folder_id, c.label_at_run, c.label_now) for c in changes] == [
         (night, "descriptor", "content_subject")
     ]
@@ -109,10 +119,10 @@ def test_changes_since_follow_the_newest_label_run(lib):
         )
         set_labels(c, new_run, [LabelRow(a, lib.snapshot_id, "xx_tmp", "other")])
         c.execute(S.labels.delete().where(S.labels.c.label_run_id == new_run, S.labels.c.folder_id == b))
-    changes = {c.folder_id: c.label_now for c in R.changes_since(lib.dbs.training, eval_id)}
+    changes = {c.folder_id: c.label_now for c in changes_since(lib.dbs.training, eval_id)}
     assert changes == {a: "other", b: None}
     # An explicit label run: the one that was scored has no changes.
-    assert R.changes_since(lib.dbs.training, eval_id, current_label_run_id=lib.label_run_id) == []
+    assert changes_since(lib.dbs.training, eval_id, current_label_run_id=lib.label_run_id) == []
 
 
 def test_eval_run_without_recorded_truth_falls_back_to_the_join(lib):
@@ -134,12 +144,12 @@ def test_eval_run_without_recorded_truth_falls_back_to_the_join(lib):
                 report=json.dumps(rep.to_dict()),
             )
         ).inserted_primary_key[0]
-    drill = R.folders_for_cell(
+    drill = folders_for_cell(
         lib.dbs.training, eval_id, "descriptor", "content_subject", index=lib.dbs.index
     )
     assert {r.rel_path for r in drill.rows} == expected_cell(LIBRARY, "descriptor", "content_subject")
     assert drill.note and "did not record" in drill.note
-    run = R.load_eval_run(lib.dbs.training, eval_id)
+    run = load_eval_run(lib.dbs.training, eval_id)
     assert not run.items_exact and len(run.items) == rep.n
 
 
@@ -150,8 +160,8 @@ def test_compare_runs_deltas_and_notes(lib):
         t, _p, conf = better[rel]
         better[rel] = (t, t, conf)
     new = make_eval(lib, better)
-    cmp = R.compare_runs(lib.dbs.training, old, new)
-    o, n = R.load_eval_run(lib.dbs.training, old).report, R.load_eval_run(lib.dbs.training, new).report
+    cmp = compare_runs(lib.dbs.training, old, new)
+    o, n = load_eval_run(lib.dbs.training, old).report, load_eval_run(lib.dbs.training, new).report
     assert cmp.macro_f1_delta == pytest.approx(n.macro_f1 - o.macro_f1) and cmp.macro_f1_delta > 0
     by = {d.label: d for d in cmp.per_class}
     assert by["descriptor"].delta == pytest.approx(
@@ -164,21 +174,21 @@ def test_compare_runs_deltas_and_notes(lib):
 
     # A different test set is called out.
     split_run = make_eval(lib, split="test")
-    cmp2 = R.compare_runs(lib.dbs.training, old, split_run)
+    cmp2 = compare_runs(lib.dbs.training, old, split_run)
     assert cmp2.same_test_set is False and any("different folders" in s for s in cmp2.notes)
 
 
 def test_unknown_run_is_a_user_error(lib):
     with pytest.raises(UserError, match="no evaluation run 404"):
-        R.load_eval_run(lib.dbs.training, 404)
+        load_eval_run(lib.dbs.training, 404)
     with pytest.raises(UserError, match="no prediction run"):
-        R.record_evaluation(lib.dbs.training, 999)
+        record_evaluation(lib.dbs.training, 999)
 
 
 def test_exports_are_written_and_read_back(lib, tmp_path):
     eval_id = make_eval(lib)
-    run = R.load_eval_run(lib.dbs.training, eval_id, index=lib.dbs.index)
-    paths = R.export_csv(run, tmp_path / "out" / "report.csv")
+    run = load_eval_run(lib.dbs.training, eval_id, index=lib.dbs.index)
+    paths = export_csv(run, tmp_path / "out" / "report.csv")
     assert [p.name for p in paths] == ["report.csv", "report_confusion.csv"]
     with open(paths[0], encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -192,7 +202,7 @@ def test_exports_are_written_and_read_back(lib, tmp_path):
     assert matrix[0][1:] == run.report.labels
     assert [[int(v) for v in r[1:]] for r in matrix[1:]] == run.report.confusion
 
-    jpath = R.export_json(run, tmp_path / "out" / "report.json")
+    jpath = export_json(run, tmp_path / "out" / "report.json")
     data = json.loads(jpath.read_text(encoding="utf-8"))
     assert data["eval_run"]["id"] == eval_id
     assert Report.from_dict(data["report"]).confusion == run.report.confusion
@@ -210,7 +220,7 @@ def test_a_relabel_after_a_rescan_is_matched_by_path(lib):
         )
         c.execute(S.labels.delete().where(S.labels.c.label_run_id == new_run, S.labels.c.folder_id == old))
         set_labels(c, new_run, [LabelRow(old + 10_000, lib.snapshot_id + 1, "xx_tmp", "other")])
-    changes = R.changes_since(lib.dbs.training, eval_id)
+    changes = changes_since(lib.dbs.training, eval_id)
     assert [(ch.folder_id, ch.label_now) for ch in changes] == [(old, "other")]
 
 
@@ -229,9 +239,9 @@ def test_eval_run_without_predictions_says_why_nothing_is_listed(lib):
                 report=json.dumps(rep.to_dict()),
             )
         ).inserted_primary_key[0]
-    drill = R.folders_for_cell(lib.dbs.training, eval_id, "descriptor", "other")
-    assert drill.rows == [] and drill.note == R.NO_FOLDERS_NOTE
-    assert R.load_eval_run(lib.dbs.training, eval_id).report.confusion == rep.confusion
+    drill = folders_for_cell(lib.dbs.training, eval_id, "descriptor", "other")
+    assert drill.rows == [] and drill.note == NO_FOLDERS_NOTE
+    assert load_eval_run(lib.dbs.training, eval_id).report.confusion == rep.confusion
 
 
 def test_store_evaluation_keeps_the_folders_of_an_in_memory_evaluation(lib):
@@ -246,7 +256,7 @@ def test_store_evaluation_keeps_the_folders_of_an_in_memory_evaluation(lib):
         probs[k] = (1 - conf) / (len(names) - 1)
         probs[k, names.index(p)] = conf
     with lib.dbs.training.begin() as c:
-        _pr, eval_id = R.store_evaluation(
+        _pr, eval_id = store_evaluation(
             c,
             kind="finetuned",
             model_id=None,
@@ -259,17 +269,17 @@ def test_store_evaluation_keeps_the_folders_of_an_in_memory_evaluation(lib):
             probs=probs,
             extra={"title": "held-out"},
         )
-    run = R.load_eval_run(lib.dbs.training, eval_id)
+    run = load_eval_run(lib.dbs.training, eval_id)
     assert run.items_exact and run.report.n == len(rels)
     assert _stored(lib, eval_id)["title"] == "held-out"
-    drill = R.folders_for_cell(
+    drill = folders_for_cell(
         lib.dbs.training, eval_id, "descriptor", "content_subject", index=lib.dbs.index
     )
     assert {r.rel_path for r in drill.rows} == expected_cell(LIBRARY, "descriptor", "content_subject")
     assert [r.confidence for r in drill.rows] == pytest.approx([0.71, 0.66, 0.58])
     with pytest.raises(ValueError):
         with lib.dbs.training.begin() as c:
-            R.store_evaluation(
+            store_evaluation(
                 c,
                 kind="finetuned",
                 model_id=None,

@@ -16,16 +16,17 @@ import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
-from engine import browse
-from engine import results as R
-from engine.config import PredictConfig, TrainConfig
-from engine.jobs import never_stop, no_progress
-from engine.labels import load_labels
+from engine.core.config import PredictConfig, TrainConfig
+from engine.core.jobs import never_stop, no_progress
+from engine.core.taxonomy import label_names
+from engine.evaluation.queries import load_eval_run
+from engine.labels import saving
+from engine.labels.runs import load_labels
 from engine.storage import schema as S
-from engine.taxonomy import label_names
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
-from tests.test_results_support import build_library
+from tests.eval_helpers import record_evaluation
+from tests.results_support import build_library
 from tests.test_results_view import TIMEOUT, _click_cell, _open, _panel, _settle
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Scan, extract features, train (tiny), predict the test split: real engine calls."""
-    from engine.features import extract_features
+    from engine.features.extract import extract_features
     from engine.models.prediction import predict
     from engine.models.training import train_model
 
@@ -66,7 +67,7 @@ def trained(tmp_path_factory):
 
 
 def _truth_and_predictions(lib, prediction_run_id) -> dict[int, tuple[str, str]]:
-    """Independently of engine.results: folder -> (label in the test split, prediction)."""
+    """Independently of engine.evaluation.store: folder -> (label in the test split, prediction)."""
     with lib.dbs.training.connect() as c:
         preds = dict(
             c.execute(
@@ -82,7 +83,7 @@ def _truth_and_predictions(lib, prediction_run_id) -> dict[int, tuple[str, str]]
 def test_real_eval_runs_drill_down_and_relabel(qtbot, trained):
     lib, tr, pr = trained
     runner = JobRunner()
-    run_id, labels = browse.labels_for_snapshot(lib.dbs.settings, lib.snapshot_id)
+    run_id, labels = saving.labels_for_snapshot(lib.dbs.settings, lib.snapshot_id)
     ctl = LabelController(lib.dbs, lib.snapshot_id, labels, run_id=run_id, runner=runner)
     try:
         panel = _panel(qtbot, lib, ctl, runner)
@@ -140,11 +141,11 @@ def test_real_eval_runs_drill_down_and_relabel(qtbot, trained):
         assert {r.folder_id: r.label for r in load_labels(lib.dbs.training, ctl.run_id)}[fid] == labels_[i]
         assert fid not in panel.changes_since_run()
 
-        # The same prediction run scored by engine.results keeps its truth with it.
-        exact = R.record_evaluation(
+        # The same prediction run scored by engine.evaluation.store keeps its truth with it.
+        exact = record_evaluation(
             lib.dbs.training, pr.prediction_run_id, label_run_id=lib.label_run_id, split="test"
         )
-        assert R.load_eval_run(lib.dbs.training, exact).report.confusion == stored["confusion"]
+        assert load_eval_run(lib.dbs.training, exact).report.confusion == stored["confusion"]
     finally:
         runner.cancel_all()
         runner.wait(5000)

@@ -14,15 +14,15 @@ from PySide6.QtGui import QImage, QMouseEvent
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
-from engine import browse
-from engine.labels import list_label_runs, load_labels
+from engine.labels import saving
+from engine.labels.runs import list_label_runs, load_labels
 from engine.storage import schema as S
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.views.confusion_heatmap import row_shares
 from fsorg_desktop.views.results_style import luminance
 from fsorg_desktop.views.results_view import ResultsPanel
-from tests.test_results_support import LIBRARY, build_library, expected_cell, make_eval
+from tests.results_support import LIBRARY, build_library, expected_cell, make_eval
 
 TIMEOUT = 10_000
 
@@ -31,7 +31,7 @@ TIMEOUT = 10_000
 def env(tmp_path, qtbot):
     lib = build_library(tmp_path)
     runner = JobRunner()
-    run_id, labels = browse.labels_for_snapshot(lib.dbs.settings, lib.snapshot_id)
+    run_id, labels = saving.labels_for_snapshot(lib.dbs.settings, lib.snapshot_id)
     ctl = LabelController(lib.dbs, lib.snapshot_id, labels, run_id=run_id, runner=runner)
     yield lib, ctl, runner
     runner.cancel_all()
@@ -373,10 +373,10 @@ def test_export_png_csv_json(qtbot, env, tmp_path):
     with qtbot.waitSignal(panel.report_exported, timeout=TIMEOUT) as sig:
         panel.export_numbers(tmp_path / "exp" / "report.csv", "csv")
     per_class, confusion = sig.args[0]
-    with open(confusion, encoding="utf-8", newline="") as fh:
+    with open(confusion, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     assert [[int(v) for v in r[1:]] for r in rows[1:]] == _stored_matrix(lib, eval_id)[1]
-    with open(per_class, encoding="utf-8", newline="") as fh:
+    with open(per_class, encoding="utf-8-sig", newline="") as fh:
         assert next(csv.reader(fh)) == ["label", "precision", "recall", "f1", "support", "scored"]
     with qtbot.waitSignal(panel.report_exported, timeout=TIMEOUT) as sig:
         panel.export_numbers(tmp_path / "exp" / "report.json", "json")

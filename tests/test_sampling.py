@@ -7,12 +7,13 @@ from collections import Counter
 
 import pytest
 
-from engine.config import GenerateSamplesConfig
-from engine.csvio import read_csv
-from engine.features import extract_features
-from engine.jobs import Cancelled, UserError
-from engine.labels import LabelRow, create_label_run, set_labels
-from engine.sampling import (
+from engine.core.config import GenerateSamplesConfig
+from engine.core.csvio import read_csv
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.features.extract import extract_features
+from engine.labels.runs import LabelRow, create_label_run, set_labels
+from engine.samples.picking import (
     CONTRACT_COLUMNS,
     SAMPLE_COLUMNS,
     Candidate,
@@ -20,8 +21,7 @@ from engine.sampling import (
     generate_samples,
     select_samples,
 )
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.scan.gather import gather
 from engine.storage import Databases
 from tests.conftest import run_cli
 from tests.test_features import make_tree

@@ -11,18 +11,21 @@ from pathlib import Path
 
 import pytest
 
-import engine.scan as scan
-from engine.jobs import Cancelled, UserError
-from engine.scan import GatherCancelled, GatherLock, extension, gather, readable, recover_interrupted
-from engine.settings import StorageSettings
-from engine.snapshots import latest_complete_id
+import engine.scan.gather as scan
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.scan import walker
+from engine.scan.gather import GatherCancelled, gather
+from engine.scan.lock import GatherLock, is_gather_running, recover_interrupted
+from engine.scan.snapshots import latest_complete_id
+from engine.scan.walker import extension, readable
 from engine.storage import open_index
 
 # ----------------------------------------------------------------------------- helpers
 
 
 def walk_disk(root: Path) -> dict[str, dict]:
-    """The truth, independently of engine.scan: {rel_path: {files: {name: size}, subdirs: n}}.
+    """The truth, independently of engine.scan.gather: {rel_path: {files: {name: size}, subdirs: n}}.
 
     Uses lstat, so symbolic links are neither folders nor files (what gather promises)."""
     out: dict[str, dict] = {}
@@ -184,16 +187,6 @@ def test_dev_library_counts_equal_the_disk(dev_library, settings):
     assert_matches_disk(settings, res.snapshot_id, dev_library)
 
 
-def test_worker_threads_give_the_same_snapshot(tree, settings, monkeypatch):
-    """The prefetching walk (threads > 0) records exactly what the single-threaded one does."""
-    monkeypatch.setattr(scan, "PREFETCH", 2)
-    monkeypatch.setattr(scan, "MAX_PENDING", 3)
-    a = gather(tree, settings, threads=0)
-    b = gather(tree, settings, threads=3)
-    assert (a.folders, a.files, a.errors) == (b.folders, b.files, b.errors)
-    assert_matches_disk(settings, b.snapshot_id, tree)
-
-
 def test_rescan_makes_a_new_snapshot_and_keeps_the_old(tree, settings):
     first = gather(tree, settings)
     (tree / "New Folder").mkdir()
@@ -211,7 +204,7 @@ def test_rescan_makes_a_new_snapshot_and_keeps_the_old(tree, settings):
 
 
 def test_progress_is_monotone_and_ends_at_one(tree, settings, monkeypatch):
-    monkeypatch.setattr(scan, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(walker, "PROGRESS_INTERVAL", 0.0)
     seen: list[tuple[float, str]] = []
     gather(tree, settings, progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
@@ -401,12 +394,10 @@ class _Wrapped:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc to map fds to paths")
-@pytest.mark.parametrize("threads", [0, 2])
-def test_unreadable_folder_is_an_error_and_the_scan_goes_on(tree, settings, monkeypatch, threads):
-    """What chmod 000 does for a normal user, made to happen for root too (with and without
-    the prefetching worker threads)."""
+def test_unreadable_folder_is_an_error_and_the_scan_goes_on(tree, settings, monkeypatch):
+    """What chmod 000 does for a normal user, made to happen for root too."""
     _ScandirFault(monkeypatch, tree / "Czepeku" / "Tokens", "eacces")
-    res = gather(tree, settings, threads=threads)
+    res = gather(tree, settings)
     assert res.status == "complete"
     assert res.errors == 1
     assert res.first_errors == (("Czepeku/Tokens", "permission denied"),)
@@ -514,13 +505,13 @@ def test_a_second_gather_into_the_same_folder_is_refused_while_one_runs(tree, se
     lock = GatherLock(settings.data_dir)
     assert lock.acquire() and lock.locked
     try:
-        assert scan.is_gather_running(settings)
+        assert is_gather_running(settings)
         with pytest.raises(UserError, match="Another gather is writing"):
             gather(tree, settings)
         assert recover_interrupted(settings) == []  # a live gather's snapshot is left alone
     finally:
         lock.release()
-    assert not scan.is_gather_running(settings)
+    assert not is_gather_running(settings)
 
 
 def test_a_database_error_marks_the_snapshot_failed(tree, settings, monkeypatch):
@@ -530,7 +521,7 @@ def test_a_database_error_marks_the_snapshot_failed(tree, settings, monkeypatch)
         raise sqlite3.OperationalError("database or disk is full")
 
     gather(tree, settings)
-    monkeypatch.setattr(scan, "_write_batch", full)
+    monkeypatch.setattr(walker, "_write_batch", full)
     with pytest.raises(UserError, match="is full"):
         gather(tree, settings)
     con = db(settings)
@@ -543,13 +534,12 @@ def _open_fds() -> int:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="needs /proc")
-@pytest.mark.parametrize("threads", [0, 2])
-def test_no_directory_stays_open_after_a_complete_or_cancelled_scan(tree, settings, threads):
+def test_no_directory_stays_open_after_a_complete_or_cancelled_scan(tree, settings):
     """The walk holds one directory fd per level (and prefetched ones); all are closed at the end,
     also when the scan is cancelled half-way."""
-    gather(tree, settings, threads=threads)  # first run creates the database files
+    gather(tree, settings)  # first run creates the database files
     before = _open_fds()
-    gather(tree, settings, threads=threads)
+    gather(tree, settings)
     assert _open_fds() == before
     calls = {"n": 0}
 
@@ -558,7 +548,7 @@ def test_no_directory_stays_open_after_a_complete_or_cancelled_scan(tree, settin
         return calls["n"] > 4
 
     with pytest.raises(GatherCancelled):
-        gather(tree, settings, threads=threads, should_stop=stop_soon)
+        gather(tree, settings, should_stop=stop_soon)
     assert _open_fds() == before
 
 

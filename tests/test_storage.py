@@ -6,8 +6,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.jobs import UserError
-from engine.settings import StorageSettings
+from engine.core.jobs import UserError
+from engine.core.settings import StorageSettings
 from engine.storage import Databases
 from engine.storage.db import HEADS
 from engine.storage.schema import index_metadata, training_metadata

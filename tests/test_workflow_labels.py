@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ApplyClassificationsConfig
-from engine.csvio import read_csv, write_csv
-from engine.features import extract_features
-from engine.jobs import Cancelled, UserError
-from engine.labels import list_label_runs, load_labels, newest_label_run_id
-from engine.sampling import SAMPLE_COLUMNS, apply_classifications, assign_splits, generate_samples
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.core.config import ApplyClassificationsConfig
+from engine.core.csvio import read_csv, write_csv
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
+from engine.features.extract import extract_features
+from engine.labels.csv_import import apply_classifications, assign_splits
+from engine.labels.runs import list_label_runs, load_labels, newest_label_run_id
+from engine.samples.picking import SAMPLE_COLUMNS, generate_samples
+from engine.scan.gather import gather
 from engine.storage import Databases
-from engine.taxonomy import label_names
 from tests.conftest import DEV_DATASET, run_cli
 from tests.test_features import make_tree
 
@@ -257,7 +258,7 @@ def test_no_labels_at_all(setup):
 
 
 def test_assign_splits_small_classes():
-    from engine.labels import LabelRow
+    from engine.labels.runs import LabelRow
 
     rows = [LabelRow(i, 1, f"p{i}", "a") for i in range(20)] + [
         LabelRow(100, 1, "x", "b"),

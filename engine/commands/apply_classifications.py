@@ -1,6 +1,6 @@
 """CLI command: ``model apply-classifications --input-csv F [--config F]``.
 
-A thin layer over :func:`engine.sampling.apply_classifications`. Without ``--input-csv`` it
+A thin layer over :func:`engine.labels.csv_import.apply_classifications`. Without ``--input-csv`` it
 reads ``<data folder>/samples.csv`` (the fine-tuning guide's default). Any invalid row:
 nothing is written, each bad row is listed on stderr, exit code 2.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from engine.config import load_config
-from engine.settings import StorageSettings
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.sampling import apply_classifications
+    from engine.labels.csv_import import apply_classifications
     from engine.storage import Databases
 
     config = load_config("apply_classifications", args.config)

@@ -1,6 +1,6 @@
 """CLI command: ``model extract-features [--snapshot-id N] [--config F]``.
 
-A thin layer over :func:`engine.features.extract_features`: terminal progress on stderr,
+A thin layer over :func:`engine.features.extract.extract_features`: terminal progress on stderr,
 Ctrl-C cancels cleanly (training.db keeps its previous rows), and a summary on stdout with
 the throughput and how the heuristic labelled the folders.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from engine.config import load_config
-from engine.settings import StorageSettings
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.features import extract_features
+    from engine.features.extract import extract_features
     from engine.storage import Databases
 
     config = load_config("extract_features", args.config)

@@ -11,8 +11,8 @@ import argparse
 import shlex
 import sys
 
-from engine.settings import StorageSettings
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.settings import StorageSettings
 
 SHOW_ERRORS = 5
 
@@ -50,7 +50,7 @@ def summary(result, out=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.scan import gather
+    from engine.scan.gather import gather
 
     settings = StorageSettings.from_storage_arg(args.storage)
     result = run_with_progress("Scanning", gather, args.path, settings)

@@ -1,6 +1,6 @@
 """CLI command: ``model generate-samples [--snapshot-id N] --output-csv F [--config F]``.
 
-A thin layer over :func:`engine.sampling.generate_samples`; ``--sample-size`` and
+A thin layer over :func:`engine.samples.picking.generate_samples`; ``--sample-size`` and
 ``--strategy`` override the config's values.
 """
 
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 
-from engine.config import load_config
-from engine.settings import StorageSettings
-from engine.taxonomy import label_names
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.sampling import generate_samples
+    from engine.active.label_next import picker_for
+    from engine.samples.picking import generate_samples
     from engine.storage import Databases
 
     config = load_config(
@@ -33,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
             args.snapshot_id,
             args.output_csv,
             config,
+            picker=picker_for(config.strategy),
         )
     finally:
         dbs.dispose()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from engine.config import load_config
-from engine.settings import StorageSettings
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
 
 
 def print_result(result) -> None:

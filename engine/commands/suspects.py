@@ -1,6 +1,6 @@
 """CLI command: ``model suspects [--label-run-id N] [--top N] [--output-csv F] [--k-folds K] [--config F]``.
 
-A thin layer over :func:`engine.active.find_suspects`: out-of-fold predictions on the
+A thin layer over :func:`engine.active.suspects.find_suspects`: out-of-fold predictions on the
 labelled folders, most suspicious labels first. Prints the top ``--top``; ``--output-csv``
 writes every judged label (spreadsheet-safe) so the user can fix them and re-import.
 """
@@ -12,9 +12,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config import _Base, _read_json, _rng, from_dict
-from engine.settings import StorageSettings
-from engine.termprogress import run_with_progress
+from engine.commands.progress import run_with_progress
+from engine.core.config import _Base, _read_json, _rng, from_dict
+from engine.core.settings import StorageSettings
 
 
 @dataclass
@@ -49,8 +49,8 @@ CSV_COLUMNS = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.active import find_suspects
-    from engine.csvio import write_csv
+    from engine.active.suspects import find_suspects
+    from engine.core.csvio import write_csv
 
     config = load_suspects_config(args.config, k_folds=args.k_folds, top=args.top)
     settings = StorageSettings.from_storage_arg(args.storage)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 
 DEFAULT_BASE = "all-MiniLM-L6-v2"
 _BASE_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "default", ""}

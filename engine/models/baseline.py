@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.jobs import UserError, no_progress
+from engine.core.jobs import UserError, no_progress
 from engine.models import base as B
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, build_matrix, distinct_texts
 from engine.models.modelio import Head, LoadedModel, load_model_folder, save_model_folder
@@ -61,7 +61,7 @@ def heuristic_recipe(
     only the heuristic and the portable structure (an ablation). The columns are fixed by the
     stored spec, so predict reads ``folder_features.heuristic_*`` into exactly these inputs.
     """
-    from engine.taxonomy import label_names
+    from engine.core.taxonomy import label_names
 
     recipe = portable_recipe()
     if not embeddings:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from engine.jobs import ProgressFn, StopFn, UserError
+from engine.core.jobs import ProgressFn, StopFn, UserError
 from engine.models.embeddings import embed_cached
 from engine.models.inputs import FolderRecord, build_matrix, distinct_texts
 from engine.storage import schema as S
@@ -132,7 +132,7 @@ def predict_in_chunks(
     Why: the full matrix of 100,000 folders is ~600 MB of float32; chunks keep peak memory
     flat whatever the library size.
     """
-    from engine.jobs import check_stop
+    from engine.core.jobs import check_stop
 
     parts = []
     for s in range(0, len(records), chunk):

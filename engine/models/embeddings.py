@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, insert, select
 
-from engine.jobs import ProgressFn, StopFn, check_stop
+from engine.core.jobs import ProgressFn, StopFn, check_stop
 from engine.storage import schema as S
 
 _IN_CHUNK = 900  # SQLite's default limit on bound parameters is 999

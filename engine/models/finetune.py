@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.jobs import ProgressFn, StopFn, check_stop
+from engine.core.jobs import ProgressFn, StopFn, check_stop
 
 
 @dataclass

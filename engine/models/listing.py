@@ -94,8 +94,8 @@ def heuristic_from_listing(
     held-out figures: that list names a few creators of the dev library); ``vocab_dir``
     reads the keyword lists from another folder (an ablated copy, see build_baseline.py).
     """
-    from engine.features import IMAGE_EXTS
-    from engine.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
+    from engine.features.extract import IMAGE_EXTS
+    from engine.features.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
 
     files: Counter = Counter()
     images: Counter = Counter()

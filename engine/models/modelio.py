@@ -14,7 +14,7 @@ Layout of a folder fsorg writes (no file in it is ever unpickled)::
 Saving writes everything into a hidden temporary folder next to the target and renames it
 into place, so a crash or a Cancel never leaves a half-written model where a model is
 expected. Loading checks every promise above and turns each broken case (missing,
-half-written, another label set, corrupt, pickle) into a :class:`~engine.jobs.UserError`
+half-written, another label set, corrupt, pickle) into a :class:`~engine.core.jobs.UserError`
 that says what to do.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from engine import __version__
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 from engine.models import base as B
 from engine.models.inputs import check_recipe, feature_dim
 
@@ -178,7 +178,7 @@ def save_model_folder(
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, _Abort):
-            from engine.jobs import Cancelled
+            from engine.core.jobs import Cancelled
 
             raise Cancelled() from None
         raise

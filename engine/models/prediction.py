@@ -20,18 +20,18 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, insert, select, update
 
-from engine.config import PredictConfig, ZeroShotConfig
-from engine.evaluation import Report, compute_report
-from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
-from engine.labels import load_labels, newest_label_run_id, resolve_label_run
+from engine.core.config import PredictConfig, ZeroShotConfig
+from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
+from engine.evaluation.report import Report, compute_report
+from engine.labels.runs import load_labels, newest_label_run_id, resolve_label_run
 from engine.models import base as B
 from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
 from engine.models.inputs import FolderRecord
 from engine.models.modelio import LoadedModel, load_model_folder
-from engine.settings import StorageSettings
 from engine.storage import Databases
 from engine.storage import schema as S
-from engine.taxonomy import label_names
 
 
 @dataclass
@@ -180,7 +180,7 @@ def store_and_report(
             y_pred = [pred[i] for i, _ in labelled]
             report = compute_report(y_true, y_pred, list(labels))
             # The truth at run time, per folder: a results-view cell keeps listing exactly its
-            # count after the user relabels (engine.results reads "items").
+            # count after the user relabels (engine.evaluation.store reads "items").
             extra["items"] = [[target.records[i].folder_id, t, pred[i]] for i, t in labelled]
             rows_l = [i for i, _ in labelled]
             extra["coverage"] = coverage_table(probs[rows_l], y_true, labels, abstention, abstained, rows_l)
@@ -217,7 +217,7 @@ def abstained_mask(
     """Per row: is the argmax's confidence below that label's stored threshold? None: no thresholds."""
     if not abstention or not abstention.get("thresholds"):
         return None
-    from engine.active import UNKNOWN, apply_abstention
+    from engine.models.abstention import UNKNOWN, apply_abstention
 
     final = apply_abstention(probs, labels, abstention["thresholds"])
     top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
@@ -237,7 +237,7 @@ def coverage_table(
 ) -> dict[str, Any]:
     """Coverage vs Macro F1 on the kept predictions: one global confidence cut per row of the
     table, and (when the model has them) the model's own per-class thresholds."""
-    from engine.active import coverage_curve
+    from engine.models.abstention import coverage_curve
 
     def num(x: float) -> float | None:
         return None if x != x else round(float(x), 4)
@@ -305,7 +305,7 @@ def write_predictions_csv(
     per label (spreadsheet-safe, atomic). ``prediction`` is the argmax of the ``p_`` columns;
     ``final_label`` is ``unknown`` where the model abstained (``abstained`` 1), else the
     prediction; ``abstained`` is empty when the model has no thresholds."""
-    from engine.csvio import write_csv
+    from engine.core.csvio import write_csv
 
     header = [
         "folder_id", "path", "name", "prediction", "confidence", "abstained", "final_label",

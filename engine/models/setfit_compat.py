@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, select
 
-from engine.jobs import ProgressFn, StopFn, UserError, check_stop
+from engine.core.jobs import ProgressFn, StopFn, UserError, check_stop
 from engine.models import base as B
 from engine.storage import schema as S
 

@@ -10,7 +10,7 @@ no model folder):
 3. embed every distinct text once with the fine-tuned body (cached under its weights' hash),
    build the recipe's inputs, fit a class-balanced logistic head;
 4. evaluate on the held-out split (report printed, saved as ``report.json``, and stored with
-   :func:`engine.results.store_evaluation`: an eval run *with* a prediction run of the test
+   :func:`engine.evaluation.store.store_evaluation`: an eval run *with* a prediction run of the test
    folders, so the results view can list the folders behind every confusion-matrix cell);
 5. choose per-class abstention thresholds on out-of-fold probabilities (``abstain_precision``;
    stored in the metadata as ``abstention``, applied by predict) and save the model folder
@@ -31,18 +31,18 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
-from engine.config import TrainConfig
-from engine.evaluation import Report, compute_report
-from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
-from engine.labels import load_labels, resolve_label_run
+from engine.core.config import TrainConfig
+from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
+from engine.evaluation.report import Report, compute_report
+from engine.labels.runs import load_labels, resolve_label_run
 from engine.models import base as B
 from engine.models.data import featurize, load_records, require_features
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, normalize_name
 from engine.models.modelio import Head, save_model_folder
-from engine.settings import StorageSettings
 from engine.storage import Databases
 from engine.storage import schema as S
-from engine.taxonomy import label_names
 
 
 @dataclass
@@ -109,7 +109,8 @@ def abstention_thresholds(
     L whose confidence is below ``thresholds[L]`` is marked abstained by predict. None when
     there are too few labels (fewer than 10, or a single class).
     """
-    from engine.active import abstention_report, choose_thresholds, oof_probabilities
+    from engine.models.abstention import abstention_report, choose_thresholds
+    from engine.models.folds import oof_probabilities
 
     y = list(y)
     if len(y) < 10 or len(set(y)) < 2:
@@ -367,7 +368,7 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         if report is not None and probs_te is not None:
             # A prediction run holding the test folders' predictions, so the results view can
             # list the folders behind every confusion-matrix cell (the report is the same one).
-            from engine.results import store_evaluation
+            from engine.evaluation.store import store_evaluation
 
             _pr, eval_id = store_evaluation(
                 c,

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Engine
 
-from engine.jobs import ProgressFn, StopFn, wrap_progress
+from engine.core.jobs import ProgressFn, StopFn, wrap_progress
+from engine.core.taxonomy import labels as taxonomy_labels
 from engine.models import base as B
 from engine.models.embeddings import embed_cached
 from engine.models.inputs import FolderRecord, normalize_name
-from engine.taxonomy import labels as taxonomy_labels
 
 TEMPERATURE = 0.05
 

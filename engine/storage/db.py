@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
-from engine.jobs import UserError
-from engine.settings import StorageSettings
+from engine.core.jobs import UserError
+from engine.core.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision of each database; bump together with a new migration file.
@@ -118,3 +119,12 @@ class Databases:
                 if c.execute(text("PRAGMA integrity_check")).scalar() != "ok":
                     return False
         return True
+
+
+def database_busy_error(e: OperationalError, path) -> Exception:
+    """A UserError for "database is locked" (another fsorg job writing); other errors unchanged."""
+    if "locked" in str(e.orig).lower() or "busy" in str(e.orig).lower():
+        return UserError(
+            f"{path} is busy: another fsorg job is writing to it. Wait for it to finish and run again."
+        )
+    return e

@@ -194,7 +194,7 @@ eval_runs = Table(
     Column("created_at", Float, nullable=False),
     Column("n", Integer, nullable=False),
     Column("macro_f1", Float, nullable=False),
-    Column("report", Text, nullable=False),  # JSON: see engine.evaluation.Report.to_dict
+    Column("report", Text, nullable=False),  # JSON: see engine.evaluation.report.Report.to_dict
 )
 
 embedding_cache = Table(

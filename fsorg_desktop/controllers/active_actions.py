@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.jobs import Cancelled, UserError
-from engine.taxonomy import label_by_name
+from engine.core.jobs import Cancelled, UserError
+from engine.core.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobState, Pool
 from fsorg_desktop.ops import active as active_ops
 from fsorg_desktop.ops import models as model_ops
@@ -74,7 +74,7 @@ class ActiveActions(QObject):
     def label_next(self, n: int = LABEL_NEXT_N) -> JobState | None:
         if not self._ready() or not self.w.sample_actions.confirm_replace():
             return None
-        from engine.config import load_config
+        from engine.core.config import load_config
 
         try:
             cfg = load_config("generate_samples")
@@ -198,7 +198,7 @@ class ActiveActions(QObject):
         settings = self.w.state.settings
 
         def work(progress, should_stop):
-            from engine.active import look_alikes
+            from engine.active.lookalikes import look_alikes
 
             return [c for c in look_alikes(settings, folder_id, label=label) if c.suggested]
 

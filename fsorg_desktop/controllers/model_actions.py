@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.jobs import Cancelled, UserError
+from engine.core.jobs import Cancelled, UserError
 from fsorg_desktop.ops import models as model_ops
 from fsorg_desktop.views.config_dialogs import TrainDialog
 
@@ -60,7 +60,7 @@ class ModelActions(QObject):
         return done
 
     def _show_report(self, what: str, report) -> None:
-        from engine.evaluation import verdict
+        from engine.evaluation.report import verdict
 
         decision, gain = verdict(report.macro_f1)
         per_class = "\n".join(
@@ -80,7 +80,7 @@ class ModelActions(QObject):
     def evaluate_baseline(self) -> None:
         if self.w.state is None or self.w.state.snapshot is None or not self._needs_labels("Evaluating the baseline"):
             return
-        from engine.config import fine_tuning_dir, load_config
+        from engine.core.config import fine_tuning_dir, load_config
 
         settings = self.w.state.settings
         try:
@@ -97,7 +97,7 @@ class ModelActions(QObject):
     def run_zero_shot(self) -> None:
         if self.w.state is None or self.w.state.snapshot is None or not self._needs_labels("Zero-shot evaluation"):
             return
-        from engine.config import load_config
+        from engine.core.config import load_config
 
         settings = self.w.state.settings
         cfg = load_config("zero_shot")
@@ -108,7 +108,7 @@ class ModelActions(QObject):
     def train(self) -> None:
         if self.w.state is None or self.w.state.snapshot is None or not self._needs_labels("Training"):
             return
-        from engine.config import load_config
+        from engine.core.config import load_config
 
         try:
             cfg = load_config("train")
@@ -147,7 +147,7 @@ class ModelActions(QObject):
     def predict_all(self) -> None:
         if self.w.state is None or self.w.state.snapshot is None:
             return
-        from engine.config import load_config
+        from engine.core.config import load_config
 
         path = self.model_path or str(model_ops.default_model_path(self.w.state.settings))
         if not Path(path).exists():

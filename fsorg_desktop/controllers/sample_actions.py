@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from engine.jobs import Cancelled, UserError
+from engine.core.jobs import Cancelled, UserError
 from fsorg_desktop.jobs import JobState
 from fsorg_desktop.ops import samples as sample_ops
 from fsorg_desktop.views.config_dialogs import SamplesDialog
@@ -42,7 +42,7 @@ class SampleActions(QObject):
                 "(see the Jobs panel). Try again when that job has finished.",
             )
             return
-        from engine.config import load_config
+        from engine.core.config import load_config
 
         try:
             cfg = load_config("generate_samples")

@@ -22,7 +22,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
 
 from engine.browse import Browser, FolderRow
-from engine.taxonomy import labels
+from engine.core.taxonomy import labels
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.views.label_style import label_brush, label_icon

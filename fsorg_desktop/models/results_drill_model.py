@@ -1,7 +1,7 @@
 """The folders behind a confusion-matrix cell, as a table: path, label when the run was
 scored, prediction, confidence, and the label now (which the user may have corrected).
 
-An adapter only (STYLE §15): rows are :class:`engine.results.DrillRow`; the panel feeds
+An adapter only (STYLE §15): rows are :class:`engine.evaluation.queries.DrillRow`; the panel feeds
 it the query result and, when labels change, the new current labels. A row whose label
 changed since the run is shown in bold with a pencil mark, so "what changed since the
 run" is visible at a glance.
@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from engine.results import DrillRow
+from engine.evaluation.queries import DrillRow
 from fsorg_desktop.models.list_table_model import ListTableModel
 from fsorg_desktop.views.results_style import label_color, label_title
 

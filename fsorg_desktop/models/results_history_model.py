@@ -1,6 +1,6 @@
 """Every eval run as a table: date, model, label run, split, n, Macro F1.
 
-An adapter over :class:`engine.results.EvalRunInfo` rows (oldest first, as stored);
+An adapter over :class:`engine.evaluation.queries.EvalRunInfo` rows (oldest first, as stored);
 the view sorts it through a proxy with :data:`SortRole`.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from engine.results import EvalRunInfo
+from engine.evaluation.queries import EvalRunInfo
 from fsorg_desktop.models.list_table_model import ListTableModel
 
 RunIdRole = Qt.ItemDataRole.UserRole

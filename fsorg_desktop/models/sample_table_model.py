@@ -1,4 +1,4 @@
-"""The sample table: rows of the samples CSV (as ``engine.sampling`` writes it) plus the
+"""The sample table: rows of the samples CSV (as ``engine.samples.picking`` writes it) plus the
 user's label from the :class:`LabelController`.
 
 Adapter only (STYLE.md §15): the rows are the CSV's cells, the label column reads and
@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from engine.taxonomy import label_by_name, label_names
+from engine.core.taxonomy import label_by_name, label_names
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.views.label_style import label_brush, label_icon

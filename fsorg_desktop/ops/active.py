@@ -6,7 +6,7 @@ exactly like the model jobs: the window never imports torch and never waits on i
 
 from __future__ import annotations
 
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
 from fsorg_desktop.ops.samples import app_sample_path
 from fsorg_desktop.procjob import in_process
@@ -24,7 +24,7 @@ def label_next_op(
     max_depth: int = 10_000,
 ) -> JobState:
     """The ``n`` folders the model hesitates on most, written as the app's sample
-    (``engine.active.uncertain_sample``); returns its rows, most uncertain first."""
+    (``engine.active.label_next.uncertain_sample``); returns its rows, most uncertain first."""
     work = in_process(
         "fsorg_desktop.procjob:label_next_job",
         settings,
@@ -39,7 +39,7 @@ def label_next_op(
 
 
 def suspects_op(runner: JobRunner, settings: StorageSettings, on_done: OnDone, *, label_run_id: int | None = None) -> JobState:
-    """(labels judged, the flagged suspects as dicts), by ``engine.active.find_suspects`` (frozen
+    """(labels judged, the flagged suspects as dicts), by ``engine.active.suspects.find_suspects`` (frozen
     body, out-of-fold) and ``flag_suspects``."""
     work = in_process("fsorg_desktop.procjob:suspects_job", settings, label_run_id)
     return runner.run(work, on_done, title="Find suspect labels", pool=Pool.JOBS)

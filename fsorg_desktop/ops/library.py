@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
 from fsorg_desktop.library import open_library
 from fsorg_desktop.procjob import in_process
@@ -30,7 +30,7 @@ def gather_op(runner: JobRunner, root: str, settings: StorageSettings, on_done: 
     """Scan ``root`` into a new snapshot (``engine.scan.gather``)."""
 
     def work(progress, should_stop):
-        from engine.scan import gather
+        from engine.scan.gather import gather
 
         return gather(root, settings, progress=progress, should_stop=should_stop)
 
@@ -39,9 +39,9 @@ def gather_op(runner: JobRunner, root: str, settings: StorageSettings, on_done: 
 
 
 def extract_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, on_done: OnDone) -> JobState:
-    """Compute folder features and the heuristic's guess (``engine.features.extract_features``)."""
+    """Compute folder features and the heuristic's guess (``engine.features.extract.extract_features``)."""
 
-    from engine.config import load_config
+    from engine.core.config import load_config
 
     config = load_config("extract_features")
     # In a child process: extraction is pure-Python number crunching that would otherwise

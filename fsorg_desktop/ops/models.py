@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
 from fsorg_desktop.procjob import in_process
 

@@ -1,7 +1,7 @@
 """Samples and CSV: generate, load, export, import.
 
 The app's current sample *is* a samples CSV (``<data>/samples/app_sample_<snapshot>.csv``)
-written by ``engine.sampling.generate_samples``: the same file the CLI writes, so it
+written by ``engine.samples.picking.generate_samples``: the same file the CLI writes, so it
 survives a restart and a crash, and exporting it is a copy with the labels filled in.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
 
 
@@ -20,7 +20,7 @@ def app_sample_path(settings: StorageSettings, snapshot_id: int) -> Path:
 
 def read_sample(path: Path) -> list[dict[str, str]]:
     """The rows of a samples CSV as dicts of cells (worker body)."""
-    from engine.csvio import read_csv
+    from engine.core.csvio import read_csv
 
     table = read_csv(path, expected_columns=("folder_id", "path", "label"))
     return [dict(r.values) for r in table.rows]
@@ -37,16 +37,20 @@ def load_sample_op(runner: JobRunner, settings: StorageSettings, snapshot_id: in
 
 
 def generate_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, config, on_done: OnDone) -> JobState:
-    """Pick a sample (``engine.sampling.generate_samples``) and return (SampleResult, rows)."""
+    """Pick a sample (``engine.samples.picking.generate_samples``) and return (SampleResult, rows)."""
     path = app_sample_path(settings, snapshot_id)
 
     def work(progress, should_stop):
-        from engine.sampling import generate_samples
+        from engine.active.label_next import picker_for
+        from engine.samples.picking import generate_samples
         from engine.storage import Databases
 
         dbs = Databases.open(settings)
         try:
-            result = generate_samples(dbs, snapshot_id, path, config, progress=progress, should_stop=should_stop)
+            result = generate_samples(
+                dbs, snapshot_id, path, config, progress=progress, should_stop=should_stop,
+                picker=picker_for(config.strategy),
+            )
         finally:
             dbs.dispose()
         return result, read_sample(path)
@@ -60,8 +64,8 @@ def export_sample_op(
     """Write the sample as the contract CSV with the user's current labels in 'label'."""
 
     def work(progress, should_stop):
-        from engine.csvio import write_csv
-        from engine.sampling import SAMPLE_COLUMNS
+        from engine.core.csvio import write_csv
+        from engine.samples.picking import SAMPLE_COLUMNS
 
         out = []
         for r in rows:
@@ -92,8 +96,8 @@ def import_csv_op(runner: JobRunner, settings: StorageSettings, path: str, on_do
     """Validate and store a labelled CSV as a new label run (``apply_classifications``)."""
 
     def work(progress, should_stop):
-        from engine.config import load_config
-        from engine.sampling import apply_classifications
+        from engine.core.config import load_config
+        from engine.labels.csv_import import apply_classifications
         from engine.storage import Databases
 
         config = load_config("apply_classifications")

@@ -1,6 +1,6 @@
 """Small dialogs that edit an engine config (the same dataclasses the CLI loads).
 
-Defaults come from ``config/fine_tuning/<command>.json`` through ``engine.config``; the
+Defaults come from ``config/fine_tuning/<command>.json`` through ``engine.core.config``; the
 dialog only edits a copy and validates it with ``config.update(...)``, so the app and
 the CLI can never disagree about what a value means or what range is allowed.
 """
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import ConfigError, GenerateSamplesConfig, TrainConfig
+from engine.core.config import ConfigError, GenerateSamplesConfig, TrainConfig
 
 
 def _limits(cfg, name: str) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """Why does the model say that? For the selected folder: the heuristic rule that fired, the
 model's top three labels with probabilities, and the three nearest labelled folders.
 
-The numbers come from :class:`engine.active.Explainer` (Qt-free), which lives in a child
+The numbers come from :class:`engine.active.explain.Explainer` (Qt-free), which lives in a child
 process (:class:`fsorg_desktop.procjob.ChildService`): loading the model and the sentence body
 there can never hold the UI thread's interpreter lock (on a worker *thread* it stalled the
 window for seconds), and the child keeps the model between folders, so only the first
@@ -23,9 +23,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
-from engine.jobs import Cancelled, UserError
-from engine.settings import StorageSettings
-from engine.taxonomy import label_by_name
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
 from fsorg_desktop.procjob import ChildService
 from fsorg_desktop.views.label_style import label_color, label_icon
@@ -49,10 +49,10 @@ def _title(label: str | None) -> str:
 
 
 class ExplainView(QWidget):
-    """Shows :class:`engine.active.Explanation` for one folder at a time."""
+    """Shows :class:`engine.active.explain.Explanation` for one folder at a time."""
 
     folder_activated = Signal(int)  # a nearest labelled folder was double-clicked (ask)
-    explanation_shown = Signal(object)  # engine.active.Explanation now on screen (fact)
+    explanation_shown = Signal(object)  # engine.active.explain.Explanation now on screen (fact)
     message_shown = Signal(str)  # an error or hint now on screen (fact)
 
     def __init__(
@@ -66,7 +66,7 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self._settings = settings
         self._model = model
-        self._service = ChildService("engine.active:Explainer", settings, model)
+        self._service = ChildService("engine.active.explain:Explainer", settings, model)
         self._runner = runner
         self._job: JobState | None = None
         self._folder_id: int | None = None
@@ -159,7 +159,7 @@ class ExplainView(QWidget):
         if self._job is not None and not self._job.is_finished:
             self._job.discard()
         self._model = model
-        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, model)
+        old, self._service = self._service, ChildService("engine.active.explain:Explainer", self._settings, model)
         _close_later(old)
         if self._folder_id is not None:
             self.show_folder(self._folder_id)
@@ -169,7 +169,7 @@ class ExplainView(QWidget):
         ``show_folder`` starts it again."""
         if self._job is not None and not self._job.is_finished:
             self._job.discard()
-        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, self._model)
+        old, self._service = self._service, ChildService("engine.active.explain:Explainer", self._settings, self._model)
         _close_later(old)
 
     def clear(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QToolTip
 
-from engine.evaluation import ClassScore
+from engine.evaluation.report import ClassScore
 from fsorg_desktop.views.results_style import foreground, label_color, label_title, style_plot
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.browse import FolderFilter
-from engine.taxonomy import labels
+from engine.core.taxonomy import labels
 from fsorg_desktop.models.folder_tree_model import (
     COL_CONFIDENCE,
     COL_FILES,

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.evaluation import DECISION_GUIDE
+from engine.evaluation.report import DECISION_GUIDE
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel, RunIdRole, SortRole
 from fsorg_desktop.views.results_style import foreground, style_plot
 

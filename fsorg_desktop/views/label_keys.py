@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 
-from engine.taxonomy import label_names
+from engine.core.taxonomy import label_names
 
 CLEAR = object()  # a key that clears the label
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 
-from engine.taxonomy import label_by_name, labels
+from engine.core.taxonomy import label_by_name, labels
 
 
 @lru_cache(maxsize=32)

@@ -1,5 +1,5 @@
 """Label efficiency: Macro F1 against the number of labels, the diverse sampler versus
-"label next" (uncertainty), replayed on the user's own labels (``engine.active.learning_curves``).
+"label next" (uncertainty), replayed on the user's own labels (``engine.active.curves.learning_curves``).
 
 Answers "how many of my labels would the other order have needed?". The numbers are
 computed in a child process by the composer; this view only draws a result dict

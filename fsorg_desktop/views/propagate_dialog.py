@@ -1,5 +1,5 @@
 """ "Apply to look-alikes": after labelling a folder, offer its siblings and cousins with the
-same name shape (:func:`engine.active.look_alikes`) in a preview with checkboxes, then
+same name shape (:func:`engine.active.lookalikes.look_alikes`) in a preview with checkboxes, then
 label the ticked ones in ONE undoable step (``LabelController.set_labels`` once).
 
 The candidates are found on a worker (``run_job``); the dialog never touches the database
@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from engine.jobs import Cancelled, UserError
-from engine.settings import StorageSettings
-from engine.taxonomy import label_by_name
+from engine.core.jobs import Cancelled, UserError
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.views.label_style import label_icon
@@ -43,7 +43,7 @@ _REASONS = {
 class PropagateDialog(QDialog):
     """Preview of the look-alikes of ``folder_id``; OK labels the ticked ones ``label``."""
 
-    candidates_loaded = Signal(list)  # engine.active.Candidate list now listed (fact)
+    candidates_loaded = Signal(list)  # engine.active.lookalikes.Candidate list now listed (fact)
     labels_applied = Signal(list, str)  # folder ids, label (fact, after set_labels)
 
     def __init__(
@@ -131,7 +131,7 @@ class PropagateDialog(QDialog):
 
     # -- loading -------------------------------------------------------------------------------
     def _load(self) -> None:
-        from engine.active import look_alikes
+        from engine.active.lookalikes import look_alikes
 
         settings, fid, label = self._settings, self._folder_id, self._label
 

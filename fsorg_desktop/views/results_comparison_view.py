@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.evaluation import Report, verdict
-from engine.results import Comparison, EvalRunInfo
+from engine.evaluation.queries import Comparison, EvalRunInfo
+from engine.evaluation.report import Report, verdict
 from fsorg_desktop.models.results_comparison_model import ResultsComparisonModel, fmt_delta
 from fsorg_desktop.views.results_style import (
     NEGATIVE,

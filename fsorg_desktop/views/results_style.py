@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QWidget
 
-from engine.taxonomy import label_by_name
+from engine.core.taxonomy import label_by_name
 
 # Blue for what the model got right, red for its mistakes: a mistake must catch the eye.
 CORRECT_LIGHT, CORRECT_DARK = (222, 235, 247), (8, 69, 148)

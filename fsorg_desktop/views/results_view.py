@@ -15,7 +15,7 @@ Wiring (STYLE §1.4): the panel never reaches into the main window. It emits
 ``show_comparison(old, new)`` when the job is done. Every database read runs on the READ
 pool through :func:`fsorg_desktop.jobs.run_query`; a newer request for the same slot
 discards the older one, so a slow answer never overwrites a newer view. Queries and
-numbers live in :mod:`engine.results`; this module only shows them.
+numbers live in :mod:`engine.evaluation.store`; this module only shows them.
 """
 
 from __future__ import annotations
@@ -46,8 +46,18 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from engine import results as R
-from engine.jobs import Cancelled, UserError
+from engine.core.jobs import Cancelled, UserError
+from engine.evaluation.export import export_csv, export_json
+from engine.evaluation.queries import (
+    Comparison,
+    DrillDown,
+    EvalRun,
+    EvalRunInfo,
+    compare_runs,
+    folders_for_cell,
+    list_eval_runs,
+    load_eval_run,
+)
 from engine.storage import Databases
 from fsorg_desktop.jobs import JobRunner, JobState, run_query
 from fsorg_desktop.label_controller import LabelController
@@ -85,8 +95,8 @@ class ResultsPanel(QWidget):
     folder_activated = Signal(int)
     retrain_requested = Signal()
     eval_run_shown = Signal(int)  # a run's report is on screen (fact)
-    drill_down_shown = Signal(object)  # engine.results.DrillDown now listed (fact)
-    comparison_shown = Signal(object)  # engine.results.Comparison now shown (fact)
+    drill_down_shown = Signal(object)  # engine.evaluation.queries.DrillDown now listed (fact)
+    comparison_shown = Signal(object)  # engine.evaluation.queries.Comparison now shown (fact)
     report_exported = Signal(list)  # paths written (fact)
     message_shown = Signal(str)
 
@@ -103,10 +113,10 @@ class ResultsPanel(QWidget):
         self._labels = label_controller
         self._runner = runner
         self._jobs: dict[str, JobState] = {}
-        self._run: R.EvalRun | None = None
+        self._run: EvalRun | None = None
         self._truth: dict[int, str] = {}  # folder id -> label when the run was scored
         self._now: dict[int, str | None] = {}  # folder id -> label now, where it differs
-        self._drill: R.DrillDown | None = None
+        self._drill: DrillDown | None = None
         self._retrain_base: int | None = None
         self._build()
         label_controller.labels_changed.connect(self._on_labels_changed)
@@ -300,11 +310,11 @@ class ResultsPanel(QWidget):
         return self._run.info.id if self._run else None
 
     @property
-    def current_run(self) -> R.EvalRun | None:
+    def current_run(self) -> EvalRun | None:
         return self._run
 
     @property
-    def drill_down(self) -> R.DrillDown | None:
+    def drill_down(self) -> DrillDown | None:
         return self._drill
 
     def refresh(self) -> None:
@@ -315,7 +325,7 @@ class ResultsPanel(QWidget):
         training = self._dbs.training
         self._query(
             "history",
-            lambda: R.list_eval_runs(training),
+            lambda: list_eval_runs(training),
             lambda runs: self._on_history_loaded(runs, show_run=show_run),
             "Reading the run history",
         )
@@ -326,7 +336,7 @@ class ResultsPanel(QWidget):
         current = self._current_label_run()
         self._query(
             "run",
-            lambda: R.load_eval_run(training, eval_run_id, index=index, current_label_run_id=current),
+            lambda: load_eval_run(training, eval_run_id, index=index, current_label_run_id=current),
             self._on_run_loaded,
             f"Loading evaluation run {eval_run_id}",
         )
@@ -337,7 +347,7 @@ class ResultsPanel(QWidget):
         training = self._dbs.training
         self._query(
             "compare",
-            lambda: R.compare_runs(training, old_eval_run_id, new_eval_run_id),
+            lambda: compare_runs(training, old_eval_run_id, new_eval_run_id),
             self._on_comparison_loaded,
             "Comparing the runs",
         )
@@ -370,7 +380,7 @@ class ResultsPanel(QWidget):
         path = Path(path)
 
         def work() -> list[Path]:
-            return R.export_csv(run, path) if fmt == "csv" else [R.export_json(run, path)]
+            return export_csv(run, path) if fmt == "csv" else [export_json(run, path)]
 
         def done(paths: list[Path]) -> None:
             self._show_message("Saved " + ", ".join(str(p) for p in paths) + ".", error=False)
@@ -428,7 +438,7 @@ class ResultsPanel(QWidget):
         return self._message if self.message_label.isVisible() else ""
 
     # ================================================================== results arrive
-    def _on_history_loaded(self, runs: list[R.EvalRunInfo], *, show_run: bool) -> None:
+    def _on_history_loaded(self, runs: list[EvalRunInfo], *, show_run: bool) -> None:
         self.history_model.set_runs(runs)
         if not runs:
             self._run = None
@@ -442,7 +452,7 @@ class ResultsPanel(QWidget):
         if show_run and "run" not in self._jobs:
             self.show_eval_run(wanted)
 
-    def _on_run_loaded(self, run: R.EvalRun) -> None:
+    def _on_run_loaded(self, run: EvalRun) -> None:
         same = self._run is not None and self._run.info.id == run.info.id
         self._run = run
         self._truth = {it.folder_id: it.true_label for it in run.items}
@@ -473,7 +483,7 @@ class ResultsPanel(QWidget):
         self._update_changes()
         self.eval_run_shown.emit(info.id)
 
-    def _on_comparison_loaded(self, comparison: R.Comparison) -> None:
+    def _on_comparison_loaded(self, comparison: Comparison) -> None:
         self.comparison_view.set_comparison(comparison)
         self.tabs.setCurrentWidget(self.comparison_view)
         self.comparison_shown.emit(comparison)
@@ -497,14 +507,14 @@ class ResultsPanel(QWidget):
         )
         self._query(
             "drill",
-            lambda: R.folders_for_cell(
+            lambda: folders_for_cell(
                 training, run_id, true_label, predicted, index=index, current_label_run_id=current
             ),
             self._on_drill_loaded,
             "Listing the folders",
         )
 
-    def _on_drill_loaded(self, drill: R.DrillDown) -> None:
+    def _on_drill_loaded(self, drill: DrillDown) -> None:
         if self._run is None or drill.eval_run_id != self._run.info.id:
             return
         # The controller holds the newest labels (a save may still be in flight).

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.taxonomy import labels
+from engine.core.taxonomy import labels
 from fsorg_desktop.models.sample_table_model import (
     COL_CHILDREN,
     COL_EXTS,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 
 SPLITS = ("train", "validation", "test")
 
@@ -33,7 +33,7 @@ def repo_config_dir() -> Path:
     env = os.environ.get("FSORG_CONFIG_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "config"
+    return Path(__file__).resolve().parents[2] / "config"
 
 
 def fine_tuning_dir() -> Path:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 from engine.storage import schema as S
 
 

@@ -8,7 +8,7 @@ How it works:
 
 * Every word list lives in ``config/heuristics/*.json`` (see the README there), so a
   user can teach fsorg their vocabulary without touching code.
-* A name is normalized (:mod:`engine.text`), then split into *units*: the longest runs of
+* A name is normalized (:mod:`engine.core.text`), then split into *units*: the longest runs of
   words that match a keyword list (``random encounters``, ``supporting files``), single
   words otherwise. Each unit carries the set of lists it belongs to.
 * Pass 1 applies the rules in the order of the labeling guide (administrative first,
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from engine.config import repo_config_dir
-from engine.jobs import StopFn, UserError, check_stop, never_stop
-from engine.text import NormalizedName, normalize_name, singular
+from engine.core.config import repo_config_dir
+from engine.core.jobs import StopFn, UserError, check_stop, never_stop
+from engine.core.text import NormalizedName, normalize_name, singular
 
 # Category names of a unit.
 ASSET, ASSET_MOD = "asset", "asset_mod"

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from engine.config import repo_config_dir
+from engine.core.config import repo_config_dir
 
 
 @dataclass(frozen=True)

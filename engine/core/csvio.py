@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 
 # A cell starting with one of these is a formula (or a DDE call) to a spreadsheet.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

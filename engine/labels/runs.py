@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
-from engine.jobs import UserError
+from engine.core.jobs import UserError
 from engine.storage import schema as S
 
 

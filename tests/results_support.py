@@ -1,5 +1,5 @@
 """Shared builders for the results tests: a real scanned library, real label runs and
-real prediction runs in a fresh data folder, scored with ``engine.results.record_evaluation``.
+real prediction runs in a fresh data folder, scored with ``tests.eval_helpers.record_evaluation``.
 
 Only the model is left out (the prediction run is written with chosen answers), so the
 drill-down tests know exactly which folders sit in which cell. The slow test in
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, select
 
-from engine.labels import LabelRow, create_label_run, set_labels
-from engine.results import record_evaluation
-from engine.scan import gather
-from engine.settings import StorageSettings
+from engine.core.settings import StorageSettings
+from engine.core.taxonomy import label_names
+from engine.labels.runs import LabelRow, create_label_run, set_labels
+from engine.scan.gather import gather
 from engine.storage import Databases
 from engine.storage import schema as S
-from engine.taxonomy import label_names
+from tests.eval_helpers import record_evaluation
 
 # rel_path -> (true label, predicted label, confidence)
 LIBRARY: dict[str, tuple[str, str, float]] = {

@@ -1,4 +1,4 @@
-"""``gather``: scan a library folder into a new snapshot in ``index.db``.
+"""The walk behind ``gather``: list a library folder into batches of rows for ``index.db``.
 
 What is recorded
     Every folder (the root too, as ``rel_path ''`` at depth 0) and every regular file.
@@ -46,7 +46,7 @@ Crash safety (``kill -9`` at any moment)
 Cancel
     ``should_stop()`` is polled between folders. The rows scanned so far are kept, the
     snapshot is marked ``cancelled`` and :class:`GatherCancelled` (a
-    :class:`~engine.jobs.Cancelled`) is raised carrying the :class:`GatherResult`.
+    :class:`~engine.core.jobs.Cancelled`) is raised carrying the :class:`GatherResult`.
 """
 
 from __future__ import annotations
@@ -54,20 +54,14 @@ from __future__ import annotations
 import errno
 import os
 import queue
-import socket
 import sqlite3
 import stat as stat_mod
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from itertools import chain
-from pathlib import Path
 
-from engine import __version__
-from engine.jobs import Cancelled, ProgressFn, StopFn, UserError, never_stop, no_progress
-from engine.settings import StorageSettings
+from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError
 
 # Flush buffered rows to SQLite once this many files (or folders) are waiting. Large batches
 # amortise the per-transaction cost; each batch is still small enough (a few MB) for memory.
@@ -79,15 +73,7 @@ PROGRESS_INTERVAL = 0.1
 # At most this many scan_errors rows per snapshot (a disk full of unreadable folders must not
 # fill the database); the error count still counts them all.
 MAX_ERROR_ROWS = 10_000
-
-# Worker threads that list directories ahead of the walk (0: all listing on the calling thread).
-# Off by default: on a warm cache the per-entry GIL hand-offs cost more CPU than the overlapped
-# system calls save (bench/scan.py on 2 cores: 2.2 s with 0 threads, 3.9 s with 2). Worth turning
-# on for slow storage (network shares, cold spinning disks) where each listing waits on I/O.
-SCAN_THREADS = 0
 WRITER_THREAD = True  # insert batches on a separate thread (SQLite releases the GIL while it works)
-PREFETCH = 4  # subfolders of each open folder listed ahead
-MAX_PENDING = 32  # listings in flight in all (each may hold an open directory)
 
 # Longest suffix taken as an extension (``dungeondraft_pack`` is 17); longer ones are not.
 MAX_EXT = 24
@@ -110,35 +96,6 @@ _O_DIR = (
 _O_ROOT = _O_DIR & ~getattr(os, "O_NOFOLLOW", 0)  # the root itself may be a link the user named
 _REPARSE = getattr(stat_mod, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
 _IS_WINDOWS = sys.platform == "win32"
-
-
-@dataclass(frozen=True)
-class GatherResult:
-    """What one gather produced. ``status`` is ``complete`` or ``cancelled``."""
-
-    snapshot_id: int
-    status: str
-    folders: int
-    files: int
-    errors: int
-    seconds: float
-    skipped: int = 0
-    total_bytes: int = 0
-    root: str = ""
-    first_errors: tuple[tuple[str, str], ...] = field(default=())  # (rel_path, reason), at most 10
-
-
-class GatherCancelled(Cancelled):
-    """The scan was stopped by ``should_stop()``; ``result`` describes the cancelled snapshot."""
-
-    def __init__(self, result: GatherResult) -> None:
-        super().__init__(
-            f"scan stopped after {result.folders:,} folders and {result.files:,} files; snapshot "
-            f"{result.snapshot_id} is marked cancelled and will not be used. Run gather again for "
-            "a complete snapshot."
-        )
-        self.result = result
-
 
 # ------------------------------------------------------------------------------- names
 
@@ -192,172 +149,6 @@ def _reason(e: OSError) -> str:
     return e.strerror or str(e)
 
 
-# ------------------------------------------------------------------------------- lock
-
-
-class GatherLock:
-    """One gather per data folder at a time: an OS lock on ``DATA/gather.lock``.
-
-    The kernel drops the lock when the process dies (even by ``kill -9``), so whoever holds it
-    knows every ``running`` snapshot is left over from a dead process. On file systems that
-    cannot lock, the scan goes ahead unlocked (stale-snapshot recovery is then skipped).
-    """
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / LOCK_NAME
-        self._fd: int | None = None
-        self.locked = False
-
-    def acquire(self, *, blocking: bool = False) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            if _IS_WINDOWS:  # pragma: no cover - not run on this CI
-                import msvcrt
-
-                msvcrt.locking(fd, msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except (BlockingIOError, PermissionError):
-            os.close(fd)
-            return False
-        except OSError as e:
-            if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                self._fd, self.locked = fd, False
-                return True
-            os.close(fd)
-            if e.errno in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
-                return False
-            raise
-        self._fd, self.locked = fd, True
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-        except OSError:
-            pass
-        return True
-
-    def holder(self) -> str:
-        """'pid P on HOST' of the process holding the lock, as far as the file says."""
-        try:
-            text = self.path.read_text().split()
-            return f"process {text[0]} on {text[1]}" if len(text) >= 2 else "another process"
-        except OSError:
-            return "another process"
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)  # closing drops the lock
-            self.locked = False
-
-
-def is_gather_running(settings: StorageSettings) -> bool:
-    """True while some process is gathering into this data folder (for the app's UI)."""
-    lock = GatherLock(settings.data_dir)
-    if not settings.data_dir.exists():
-        return False
-    if lock.acquire():
-        lock.release()
-        return False
-    return True
-
-
-def recover_interrupted(settings: StorageSettings) -> list[int]:
-    """Mark snapshots left ``running`` by a dead gather as ``failed`` ("interrupted").
-
-    Safe to call at any time: it does nothing while a gather holds the lock (its ``running``
-    snapshot is alive). Returns the ids it marked.
-    """
-    from engine.storage import open_index
-
-    eng = open_index(settings)
-    eng.dispose()
-    lock = GatherLock(settings.data_dir)
-    if not lock.acquire():
-        return []
-    try:
-        if not lock.locked:
-            return []
-        con = _connect(settings.index_db)
-        try:
-            return _mark_interrupted(con)
-        finally:
-            con.close()
-    finally:
-        lock.release()
-
-
-def _mark_interrupted(con: sqlite3.Connection) -> list[int]:
-    rows = con.execute("SELECT id, message FROM snapshots WHERE status = 'running'").fetchall()
-    ids = []
-    for sid, message in rows:
-        was = f" ({message})" if message else ""
-        con.execute("BEGIN IMMEDIATE")
-        con.execute(
-            "UPDATE snapshots SET status = 'failed', message = ? WHERE id = ? AND status = 'running'",
-            (f"interrupted: the scan ended before it finished{was}", sid),
-        )
-        con.execute("COMMIT")
-        ids.append(sid)
-    return ids
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """A raw sqlite3 connection for the bulk load: explicit transactions, WAL, big cache."""
-    con = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
-    con.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode: every commit is atomic and the file stays consistent after a crash
-    # or power loss; only the last commits before a power loss may be rolled back.
-    con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("PRAGMA foreign_keys=ON")
-    con.execute("PRAGMA busy_timeout=30000")
-    con.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the index pages of a big load hot
-    con.execute("PRAGMA temp_store=MEMORY")
-    return con
-
-
-# ------------------------------------------------------------------------------- root
-
-
-def _check_root(root: str | os.PathLike) -> tuple[str, str]:
-    """``(path to open, absolute readable form)``; raises UserError for a bad root."""
-    raw = os.fspath(root)
-    if isinstance(raw, bytes):
-        raw = os.fsdecode(raw)
-    if not raw or not raw.strip():
-        raise UserError("No folder given. Name the root folder of your library, e.g. gather ~/Assets")
-    path = os.path.abspath(os.path.expanduser(raw))
-    shown = readable(path)[0]
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise UserError(f"{shown} does not exist. Check the path and try again.") from None
-    except PermissionError:
-        raise UserError(
-            f"{shown} cannot be read (permission denied). Choose a folder you can read."
-        ) from None
-    except OSError as e:
-        raise UserError(f"{shown} cannot be opened ({_reason(e)}). Check the path.") from None
-    if not stat_mod.S_ISDIR(st.st_mode):
-        raise UserError(
-            f"{shown} is a file, not a folder. Give the folder that holds your library "
-            f"(e.g. {readable(os.path.dirname(path))[0]})."
-        )
-    try:
-        with os.scandir(path) as it:
-            next(it, None)
-    except PermissionError:
-        raise UserError(
-            f"{shown} cannot be read (permission denied). Choose a folder you can read."
-        ) from None
-    except OSError as e:
-        raise UserError(f"{shown} cannot be read ({_reason(e)}).") from None
-    return path, shown
-
-
 # ------------------------------------------------------------------------------- scanner
 
 
@@ -395,8 +186,7 @@ def _close(handle: int | str | None) -> None:
 def _list_dir(handle: int | str, fid: int) -> _Listing:
     """List one open directory (folder id ``fid``): subfolder names, one row per regular file.
 
-    Runs in worker threads: ``scandir``'s reads and ``fstatat`` release the GIL, so the
-    system calls of several directories overlap with each other and with the writer.
+    ``scandir``'s reads and ``fstatat`` release the GIL, so they overlap with the writer thread.
     """
     out = _Listing()
     out.handle = handle
@@ -572,8 +362,7 @@ def _write_batch(con: sqlite3.Connection, folder_rows: list, file_rows: list, er
 class _Frame:
     """One level of the depth-first walk: an open directory and its subfolders still to do."""
 
-    __slots__ = ("handle", "fid", "rel", "depth", "subdirs", "i", "pending", "row", "gone")
-    # pending: index -> (folder id given to that subfolder, its listing being made by a worker)
+    __slots__ = ("handle", "fid", "rel", "depth", "subdirs", "i", "row", "gone")
 
     def __init__(
         self, handle: int | str, fid: int, rel: str, depth: int, subdirs: list[str], row: tuple
@@ -584,7 +373,6 @@ class _Frame:
         self.depth = depth
         self.subdirs = subdirs
         self.i = 0  # index of the next subfolder to walk
-        self.pending: dict[int, tuple[int, Future]] = {}
         # The folder's row is written when the walk leaves it, so subfolders that vanished
         # before we entered them are not counted in its subfolder_count.
         self.row = row
@@ -600,11 +388,10 @@ class _Frame:
 class _Scanner:
     """Walks the tree depth-first in name order and streams rows to the writer.
 
-    Folder ids are given as listings start: depth-first pre-order without worker threads. With
-    ``threads > 0``, up to ``PREFETCH`` subfolders of each open folder are listed ahead by worker
-    threads (at most ``MAX_PENDING`` in all, which bounds the open file descriptors); ids and
-    listings are handed out and consumed in a fixed order, so the result does not depend on
-    thread timing. A folder row is queued when the walk leaves the folder (post-order).
+    Folder ids are given as listings start (depth-first pre-order). A folder row is queued
+    when the walk leaves the folder (post-order). Listing runs on this thread: listing ahead
+    on worker threads cost more CPU in GIL hand-offs than it saved on a warm cache
+    (bench/scan.py on 2 cores: 2.2 s without, 3.9 s with 2 threads), so it was removed.
     """
 
     def __init__(
@@ -615,7 +402,6 @@ class _Scanner:
         root_path: str,
         progress: ProgressFn,
         should_stop: StopFn,
-        threads: int,
     ) -> None:
         self.con = con
         self.sid = snapshot_id
@@ -623,7 +409,6 @@ class _Scanner:
         self.root_path = root_path
         self.progress = progress
         self.should_stop = should_stop
-        self.threads = threads
         self.exclude: frozenset[tuple[int, int]] = frozenset()
         self.folder_rows: list[tuple] = []
         self.file_rows: list[tuple] = []
@@ -635,8 +420,6 @@ class _Scanner:
         self.total_bytes = 0
         self.first_errors: list[tuple[str, str]] = []
         self.stack: list[_Frame] = []
-        self.n_pending = 0
-        self.pool: ThreadPoolExecutor | None = None
         self.writer: _Writer | None = None
         self._next_report = 0.0
 
@@ -726,7 +509,6 @@ class _Scanner:
         if subdirs and listing.handle is not None:
             fr = _Frame(listing.handle, fid, rel, depth, subdirs, row)
             self.stack.append(fr)
-            self.prefetch(fr)
         else:
             _close(listing.handle)
             self.folder_rows.append(row)
@@ -738,28 +520,6 @@ class _Scanner:
         fr = self.stack.pop()
         _close(fr.handle)
         self.folder_rows.append(fr.final_row())
-
-    def prefetch(self, fr: _Frame) -> None:
-        """Start listing the next few subfolders of ``fr`` on the worker threads."""
-        if self.pool is None:
-            return
-        stop = min(fr.i + PREFETCH, len(fr.subdirs))
-        for j in range(fr.i, stop):
-            if self.n_pending >= MAX_PENDING:
-                return
-            if j not in fr.pending:
-                fid = self.new_id()
-                fr.pending[j] = (fid, self.pool.submit(_open_and_list, fr.handle, fr.subdirs[j], fid))
-                self.n_pending += 1
-
-    def next_listing(self, fr: _Frame, i: int) -> tuple[int, _Listing]:
-        """The id and listing of subfolder ``i`` of ``fr``: prefetched, or made now."""
-        got = fr.pending.pop(i, None)
-        if got is None:
-            fid = self.new_id()
-            return fid, _open_and_list(fr.handle, fr.subdirs[i], fid)
-        self.n_pending -= 1
-        return got[0], got[1].result()
 
     def run(self) -> None:
         root = self.root_path
@@ -773,8 +533,6 @@ class _Scanner:
         else:
             handle = root if not _IS_WINDOWS or root.startswith("\\\\?\\") else "\\\\?\\" + root
         self.progress(0.0, "scanning…")
-        if self.threads > 0:
-            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="fsorg-gather")
         if WRITER_THREAD:
             self.writer = _Writer(self.con)
         stack = self.stack
@@ -799,8 +557,8 @@ class _Scanner:
                 shown = name if name.isascii() else readable(name)[0]
                 rel = f"{fr.rel}/{shown}" if fr.rel else shown
                 self.report(rel)
-                fid, listing = self.next_listing(fr, i)
-                self.prefetch(fr)
+                fid = self.new_id()
+                listing = _open_and_list(fr.handle, name, fid)
                 err = listing.open_error
                 if err is not None:
                     self.error(rel, _reason(err))
@@ -824,187 +582,12 @@ class _Scanner:
             self._shutdown()
 
     def _shutdown(self) -> None:
-        """Wait for the workers, close every directory still open, drain the writer."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
+        """Close every directory still open, drain the writer."""
         for fr in self.stack:
-            for _fid, fut in fr.pending.values():
-                if fut.exception() is None:
-                    _close(fut.result().handle)
-            fr.pending.clear()
             _close(fr.handle)
         self.stack.clear()
-        self.n_pending = 0
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.close()
 
 
-# ------------------------------------------------------------------------------- gather
-
-
-def gather(
-    root: str | os.PathLike,
-    settings: StorageSettings,
-    *,
-    progress: ProgressFn = no_progress,
-    should_stop: StopFn = never_stop,
-    threads: int | None = None,
-) -> GatherResult:
-    """Scan ``root`` into a new snapshot of ``settings``' index.db and return what it holds.
-
-    Raises :class:`UserError` for a root that does not exist, is a file or cannot be read,
-    and when another gather is writing to the same data folder; :class:`GatherCancelled`
-    when ``should_stop()`` turned True (the snapshot is then ``cancelled``). ``threads``:
-    directory-listing worker threads (default ``SCAN_THREADS``; 0 = none, all on this thread).
-    """
-    from engine.storage import open_index
-
-    t0 = time.monotonic()
-    path, shown = _check_root(root)
-    lock = GatherLock(settings.data_dir)
-    try:
-        eng = open_index(settings)  # creates / migrates the schema
-        eng.dispose()
-        acquired = lock.acquire()
-    except (OSError, sqlite3.Error) as e:
-        reason = (e.strerror or str(e)).lower() if isinstance(e, OSError) else str(e)
-        if settings.data_dir.is_file() or isinstance(e, FileExistsError):
-            reason = "it is a file, not a folder"
-        elif isinstance(e, NotADirectoryError):
-            reason = "a part of that path is a file, not a folder"
-        raise UserError(
-            f"Cannot use {settings.data_dir} as the data folder ({reason}). "
-            "Choose another folder with --storage DIR."
-        ) from None
-    if not acquired:
-        raise UserError(
-            f"Another gather is writing to {settings.data_dir} right now ({lock.holder()}). "
-            "Wait for it to finish (or stop it), then run this again."
-        )
-    con = None
-    try:
-        con = _connect(settings.index_db)
-        if lock.locked:
-            _mark_interrupted(con)
-        return _gather_locked(
-            con,
-            path,
-            shown,
-            progress,
-            should_stop,
-            t0,
-            SCAN_THREADS if threads is None else threads,
-            _own_folders(settings),
-        )
-    except sqlite3.OperationalError as e:
-        raise _db_error(e, settings) from None
-    finally:
-        if con is not None:
-            con.close()
-        lock.release()
-
-
-def _own_folders(settings: StorageSettings) -> frozenset[tuple[int, int]]:
-    """(st_dev, st_ino) of fsorg's own data, models and outputs folders.
-
-    ``gather . --storage data`` run from inside the library would otherwise record index.db
-    while it is being written (and later the models): they are skipped, wherever they are.
-    """
-    out = set()
-    for d in (settings.data_dir, settings.models_dir, settings.outputs_dir):
-        try:
-            st = os.stat(d)
-        except OSError:
-            continue
-        out.add((st.st_dev, st.st_ino))
-    return frozenset(out)
-
-
-def _db_error(e: sqlite3.Error, settings: StorageSettings) -> UserError:
-    text = str(e)
-    if "full" in text:
-        return UserError(f"The disk holding {settings.data_dir} is full. Free some space and scan again.")
-    if "locked" in text or "busy" in text:
-        return UserError(
-            f"{settings.index_db} is busy (another program is writing to it). Try again in a moment."
-        )
-    return UserError(f"Could not write {settings.index_db}: {text}.")
-
-
-def _gather_locked(
-    con: sqlite3.Connection,
-    path: str,
-    shown: str,
-    progress: ProgressFn,
-    should_stop: StopFn,
-    t0: float,
-    threads: int,
-    exclude: frozenset[tuple[int, int]],
-) -> GatherResult:
-    root_raw = readable(path)[1]
-    con.execute("BEGIN IMMEDIATE")
-    cur = con.execute(
-        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message) "
-        "VALUES (?, ?, ?, 'running', ?, ?)",
-        (shown, root_raw, time.time(), __version__, f"pid {os.getpid()} on {socket.gethostname()}"),
-    )
-    sid = int(cur.lastrowid)
-    base_id = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM folders").fetchone()[0])
-    con.execute("COMMIT")
-
-    scanner = _Scanner(con, sid, base_id, path, progress, should_stop, threads)
-    scanner.exclude = exclude
-
-    def finish(status: str, message: str | None) -> GatherResult:
-        if con.in_transaction:
-            con.execute("ROLLBACK")
-        if status != "failed":
-            scanner.flush()  # keep what was scanned; counts below match the stored rows
-        con.execute("BEGIN IMMEDIATE")
-        con.execute(
-            "UPDATE snapshots SET status = ?, finished_at = ?, folder_count = ?, file_count = ?, "
-            "error_count = ?, total_bytes = ?, skipped_count = ?, message = ? WHERE id = ?",
-            (
-                status,
-                time.time(),
-                scanner.folders,
-                scanner.files,
-                scanner.errors,
-                scanner.total_bytes,
-                scanner.skipped,
-                message,
-                sid,
-            ),
-        )
-        con.execute("COMMIT")
-        return GatherResult(
-            snapshot_id=sid,
-            status=status,
-            folders=scanner.folders,
-            files=scanner.files,
-            errors=scanner.errors,
-            seconds=time.monotonic() - t0,
-            skipped=scanner.skipped,
-            total_bytes=scanner.total_bytes,
-            root=shown,
-            first_errors=tuple(scanner.first_errors),
-        )
-
-    try:
-        scanner.run()
-    except (Cancelled, KeyboardInterrupt) as e:
-        result = finish("cancelled", "cancelled by the user")
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise GatherCancelled(result) from None
-    except BaseException as e:
-        try:
-            finish("failed", f"{type(e).__name__}: {e}")
-        except Exception:
-            pass  # the next gather marks it interrupted
-        raise
-    result = finish("complete", None)
-    progress(1.0, f"{result.folders:,} folders, {result.files:,} files")
-    return result

@@ -1,11 +1,11 @@
 """``extract-features``: one row per folder of a snapshot in ``training.db.folder_features``.
 
 What a row holds (the models read these columns; the app shows them):
-``name``, ``norm_name`` (:func:`engine.text.normalize_name`), ``depth``, ``parent_name``,
+``name``, ``norm_name`` (:func:`engine.core.text.normalize_name`), ``depth``, ``parent_name``,
 ``grandparent_name``, ``children`` / ``siblings`` (JSON lists of raw names, sorted, capped
 at ``child_cap`` / ``sibling_cap``), ``top_exts`` (JSON ``[[ext, count], ...]``, the
 ``ext_cap`` most common direct file extensions), ``file_count``, ``subfolder_count``,
-``flags`` (JSON, :func:`engine.text.name_flags` plus ``leaf`` / ``images`` / ``top_level``),
+``flags`` (JSON, :func:`engine.core.text.name_flags` plus ``leaf`` / ``images`` / ``top_level``),
 ``model_text`` (the name with its context, short enough for a MiniLM window) and the
 heuristic's ``heuristic_label`` / ``heuristic_confidence`` / ``heuristic_rule``.
 
@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import OperationalError
 
-from engine.config import ExtractFeaturesConfig
-from engine.heuristics import FolderInput, Heuristic
-from engine.jobs import ProgressFn, StopFn, Throttle, UserError, check_stop, never_stop, no_progress
-from engine.snapshots import resolve_snapshot
+from engine.core.config import ExtractFeaturesConfig
+from engine.core.jobs import ProgressFn, StopFn, Throttle, UserError, check_stop, never_stop, no_progress
+from engine.core.text import name_flags, normalize_name
+from engine.features.heuristics import FolderInput, Heuristic
+from engine.scan.snapshots import resolve_snapshot
 from engine.storage import Databases
-from engine.text import name_flags, normalize_name
+from engine.storage.db import database_busy_error
 
 IMAGE_EXTS = frozenset(
     {
@@ -79,15 +80,6 @@ _COLUMNS = (
     "heuristic_confidence",
     "heuristic_rule",
 )
-
-
-def database_busy_error(e: OperationalError, path) -> Exception:
-    """A UserError for "database is locked" (another fsorg job writing); other errors unchanged."""
-    if "locked" in str(e.orig).lower() or "busy" in str(e.orig).lower():
-        return UserError(
-            f"{path} is busy: another fsorg job is writing to it. Wait for it to finish and run again."
-        )
-    return e
 
 
 @dataclass(frozen=True)

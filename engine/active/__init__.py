@@ -1,0 +1,1 @@
+"""Active learning: label next, learning curves, suspect labels, look-alikes and explanations."""

@@ -1,0 +1,1 @@
+"""Labels: label runs, splits, the labels CSV import and validation, and saving labels from the app."""

@@ -1,0 +1,60 @@
+"""Stratified folds and out-of-fold probabilities (no folder is judged by a head that saw its label).
+"""
+
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.core.jobs import ProgressFn, StopFn, check_stop, never_stop, no_progress
+from engine.models.loading import fit_predict_head
+
+
+def stratified_folds(y: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """A fold number per row, each class dealt round-robin over ``k`` folds after a shuffle."""
+    rng = random.Random(seed)
+    fold = np.zeros(len(y), dtype=int)
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, lb in enumerate(y):
+        by[lb].append(i)
+    offset = 0
+    for lb in sorted(by):
+        idx = by[lb][:]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            fold[i] = (offset + j) % k
+        offset += len(idx)
+    return fold
+
+
+def oof_probabilities(
+    X: np.ndarray,
+    y: Sequence[str],
+    labels: Sequence[str],
+    *,
+    k_folds: int = 5,
+    seed: int = 42,
+    C: float = 1.0,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> np.ndarray:
+    """Out-of-fold probabilities over ``labels``: each row predicted by a head that never saw it."""
+    y = list(y)
+    k = max(2, min(int(k_folds), len(y)))
+    fold = stratified_folds(y, k, seed)
+    P = np.zeros((len(y), len(labels)), np.float32)
+    for f in range(k):
+        check_stop(should_stop)
+        te = np.flatnonzero(fold == f)
+        tr = np.flatnonzero(fold != f)
+        if len(te) == 0:
+            continue
+        P[te] = fit_predict_head(X[tr], [y[i] for i in tr], X[te], labels, C=C, seed=seed)
+        progress((f + 1) / k, f"fold {f + 1}/{k}")
+    return P
+
+

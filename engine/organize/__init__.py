@@ -1,0 +1,1 @@
+"""Organize: turn labels into order (catalogue, variant groups, layout plans, apply and undo)."""

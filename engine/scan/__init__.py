@@ -1,0 +1,1 @@
+"""Scan: walk a library folder into a snapshot in index.db (walker, lock, gather, snapshots)."""
