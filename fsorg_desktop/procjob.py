@@ -16,7 +16,6 @@ no Qt, so the child starts lean.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import queue
@@ -72,7 +71,7 @@ def _lower_this_thread() -> None:
             pass
 
 
-def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in the child
+def _child(q, stop, target: Callable[..., Any], args: tuple, kwargs: dict) -> None:  # runs in the child
     _lower_priority()
     last = [0.0]
 
@@ -83,9 +82,7 @@ def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in 
             q.put(("progress", float(fraction), str(message)))
 
     try:
-        module, name = target.split(":")
-        fn = getattr(importlib.import_module(module), name)
-        result = fn(*args, progress=progress, should_stop=stop.is_set, **kwargs)
+        result = target(*args, progress=progress, should_stop=stop.is_set, **kwargs)
         q.put(("result", result))
     except Cancelled as e:
         q.put(("cancelled", str(e)))
@@ -95,9 +92,10 @@ def _child(q, stop, target: str, args: tuple, kwargs: dict) -> None:  # runs in 
         q.put(("error", type(e).__name__, str(e), traceback.format_exc()))
 
 
-def in_process(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
-    """A worker body that runs ``module:function(*args, **kwargs, progress=, should_stop=)``
-    in a spawned child process and returns its (picklable) result."""
+def in_process(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """A worker body that runs ``target(*args, **kwargs, progress=, should_stop=)`` in a
+    spawned child process and returns its (picklable) result. ``target`` is an imported,
+    module-level function (pickled by reference: the child imports its module)."""
 
     def work(progress, should_stop):
         ctx = multiprocessing.get_context("spawn")
@@ -157,19 +155,8 @@ def in_process(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
 # ``StorageSettings``; the child opens and closes its own connections.
 
 
-def extract_features_job(settings, snapshot_id: int, config, *, progress, should_stop):
-    from engine.features.extract import extract_features
-    from engine.storage import Databases
-
-    dbs = Databases.open(settings)
-    try:
-        return extract_features(dbs, snapshot_id, config, progress=progress, should_stop=should_stop)
-    finally:
-        dbs.dispose()
-
-
 # --------------------------------------------------------------- a long-lived child
-def _service_child(requests, replies, stop, factory: str, args: tuple, kwargs: dict) -> None:  # in the child
+def _service_child(requests, replies, stop, factory: Callable[..., Any], args: tuple, kwargs: dict) -> None:  # in the child
     _lower_priority()
     obj = None
     while True:
@@ -188,8 +175,7 @@ def _service_child(requests, replies, stop, factory: str, args: tuple, kwargs: d
 
         try:
             if obj is None:
-                module, name = factory.split(":")
-                obj = getattr(importlib.import_module(module), name)(*args, **kwargs)
+                obj = factory(*args, **kwargs)
             result = getattr(obj, method)(*m_args, progress=progress, should_stop=stop.is_set, **m_kwargs)
             replies.put((req_id, "result", result))
         except Cancelled as e:
@@ -210,7 +196,7 @@ class ChildService:
     A child that died is started again by the next call.
     """
 
-    def __init__(self, factory: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self._factory, self._args, self._kwargs = factory, args, kwargs
         self._lock = threading.Lock()
         self._proc = None

@@ -65,7 +65,7 @@ def template(tmp_path_factory):
         (tmp / "lib" / rel).mkdir(parents=True, exist_ok=True)
         (tmp / "lib" / rel / f"f{i}.webp").write_bytes(b"x")
     settings = StorageSettings.from_storage_arg(tmp / "data")
-    g = gather(tmp / "lib", settings, threads=0)
+    g = gather(tmp / "lib", settings)
     dbs = Databases.open(settings)
     try:
         extract_features(dbs, g.snapshot_id)

@@ -30,7 +30,7 @@ def failing_job(kind: str, *, progress, should_stop):
 def test_result_and_progress_come_back(qtbot):
     runner = JobRunner()
     seen = []
-    job = runner.run(in_process("tests.test_desktop_procjob:counting_job", 30), title="count", pool=Pool.JOBS)
+    job = runner.run(in_process(counting_job, 30), title="count", pool=Pool.JOBS)
     job.progress_changed.connect(lambda f, m: seen.append(m))
     with qtbot.waitSignal(job.finished, timeout=60_000):
         pass
@@ -40,7 +40,7 @@ def test_result_and_progress_come_back(qtbot):
 
 def test_cancel_reaches_the_child(qtbot):
     runner = JobRunner()
-    job = runner.run(in_process("tests.test_desktop_procjob:counting_job", 100_000), title="long", pool=Pool.JOBS)
+    job = runner.run(in_process(counting_job, 100_000), title="long", pool=Pool.JOBS)
     qtbot.waitUntil(lambda: job.fraction > 0, timeout=60_000)
     with qtbot.waitSignal(job.finished, timeout=30_000):
         job.cancel()
@@ -50,7 +50,7 @@ def test_cancel_reaches_the_child(qtbot):
 @pytest.mark.parametrize("kind", ["user", "bug"])
 def test_errors_keep_their_kind(qtbot, kind):
     runner = JobRunner()
-    job = runner.run(in_process("tests.test_desktop_procjob:failing_job", kind), title="fail", pool=Pool.JOBS)
+    job = runner.run(in_process(failing_job, kind), title="fail", pool=Pool.JOBS)
     with qtbot.waitSignal(job.finished, timeout=60_000):
         pass
     assert job.status is JobStatus.FAILED
@@ -93,7 +93,7 @@ def test_child_service_keeps_its_object_between_calls_cancels_and_restarts(qtbot
     from fsorg_desktop.procjob import ChildService
 
     runner = JobRunner()
-    svc = ChildService("tests.test_desktop_procjob:Counter", 10)
+    svc = ChildService(Counter, 10)
     try:
         def call(method, *args):
             job = runner.run(svc.call(method, *args), pool=Pool.EXPLAIN)

@@ -45,7 +45,7 @@ def tree(tmp_path):
         (lib / d).mkdir(parents=True)
         (lib / d / "map.webp").write_bytes(b"x")
     settings = StorageSettings.from_storage_arg(tmp_path / "data")
-    g = gather(lib, settings, threads=0)
+    g = gather(lib, settings)
     dbs = Databases.open(settings)
     extract_features(dbs, g.snapshot_id)  # the heuristic's labels keep Tokens out of the Night variants
     with dbs.index.connect() as c:

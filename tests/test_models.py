@@ -332,8 +332,14 @@ def test_normalize_name_strips_decorations_only():
     assert normalize_name("01_barn_sunset_34x51") == "barn sunset"
     assert normalize_name("ForgottenAdventures-maps") == "forgotten adventures maps"
     assert normalize_name("2023") == "2023"
-    assert normalize_name("07.2 SC Small Craft") == "sc small craft"
+    assert normalize_name("07.2 SC Small Craft") == "small craft"  # the initials repeat the words
     assert normalize_name("harbour webp") == "harbour"
+    assert normalize_name("2.5.0") == "2 5 0"  # a version, not an ordering prefix
+    # one normalizer: the model embeds exactly the text the features and heuristic use
+    from engine.core.text import normalize_name as core
+
+    for name in ("01_barn_sunset_34x51", "Fantasy Tavern (Night Version)", "100x100 Core"):
+        assert normalize_name(name) == core(name).text
 
 
 def test_baseline_and_zero_shot_predict_without_labels_of_their_own(trained, tmp_path):

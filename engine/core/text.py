@@ -106,7 +106,7 @@ def normalize_name(name: str) -> NormalizedName:
     m = _ORDER_PREFIX.match(raw)
     rest = raw
     starts_with_size = _LEADING_SIZE.match(raw)
-    if m and not starts_with_size:
+    if m and not starts_with_size and not re.fullmatch(r"[\d.\s]+", raw):  # "2.5.0" is a version
         candidate = raw[m.end() :]
         # "2023 Maps" is a year, not an ordering prefix; "3 x 4" is a size.
         if not _YEAR.fullmatch(m.group(1)) and not re.match(r"^[x×]\s*\d", candidate, re.IGNORECASE):

@@ -334,15 +334,6 @@ def list_eval_runs(training: Engine) -> list[EvalRunInfo]:
     return [_info(r, paths) for r in rows]
 
 
-def newest_eval_run_id(training: Engine) -> int | None:
-    with training.connect() as c:
-        return c.execute(
-            select(S.eval_runs.c.id)
-            .order_by(S.eval_runs.c.created_at.desc(), S.eval_runs.c.id.desc())
-            .limit(1)
-        ).scalar()
-
-
 def load_eval_run(
     training: Engine,
     eval_run_id: int,

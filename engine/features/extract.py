@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.core.config import ExtractFeaturesConfig
 from engine.core.jobs import ProgressFn, StopFn, Throttle, UserError, check_stop, never_stop, no_progress
+from engine.core.settings import StorageSettings
 from engine.core.text import name_flags, normalize_name
 from engine.features.heuristics import FolderInput, Heuristic
 from engine.scan.snapshots import resolve_snapshot
@@ -301,3 +302,20 @@ def extract_features(
     seconds = time.perf_counter() - t0
     progress(1.0, f"{n:,} folders in {seconds:.1f} s")
     return ExtractResult(sid, n, seconds, dict(label_counts))
+
+
+def run_extract_features(
+    settings: StorageSettings,
+    config: ExtractFeaturesConfig | None = None,
+    *,
+    snapshot_id: int | None = None,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> ExtractResult:
+    """``model extract-features`` as one call (the shape of every engine entry point):
+    opens the data folder's databases, extracts, closes them."""
+    dbs = Databases.open(settings)
+    try:
+        return extract_features(dbs, snapshot_id, config, progress=progress, should_stop=should_stop)
+    finally:
+        dbs.dispose()

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from engine.core.config import SPLITS, ApplyClassificationsConfig
 from engine.core.csvio import read_csv
 from engine.core.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress
+from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names, normalize_label
 from engine.labels.runs import LabelRow, create_label_run, load_labels, newest_label_run_id, set_labels
 from engine.storage import Databases
@@ -369,3 +370,18 @@ def _write_run(
         set_labels(conn, run_id, changed)
     return run_id
 
+
+def run_apply_classifications(
+    settings: StorageSettings,
+    config: ApplyClassificationsConfig | None = None,
+    *,
+    csv_path: str | Path,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> ApplyResult:
+    """``model apply-classifications`` as one call: opens the databases, imports, closes them."""
+    dbs = Databases.open(settings)
+    try:
+        return apply_classifications(dbs, csv_path, config, progress=progress, should_stop=should_stop)
+    finally:
+        dbs.dispose()

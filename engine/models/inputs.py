@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.text import normalize_name as core_normalize
+
 RECIPE_VERSION = 1
 
 # The default recipe. ``blocks`` name the embedding blocks in order; ``structured`` adds the
@@ -65,27 +67,16 @@ _YEAR = re.compile(r"^(19|20)\d\d$")
 
 
 def normalize_name(name: str) -> str:
-    """The text embedded for a folder name: decorations removed, words separated, lower case.
+    """The text embedded for a folder name: :func:`engine.core.text.normalize_name`'s text.
 
     Why: ``01_barn_sunset_34x51`` and ``Barn Sunset`` mean the same to a reader, and the
     labeling guide says grid sizes, ordering prefixes and file-format suffixes carry no
     meaning for the label; removing them makes equal meanings equal texts (better
     embeddings, and more cache hits). The *shape* that was removed (a grid size, a numeric
-    prefix) is kept as structured features instead.
+    prefix) is kept as structured features instead. One normalizer serves the heuristic,
+    the features and the model, so what the rules see is what the model sees.
     """
-    raw = name.strip()
-    s = _GRID.sub(" ", raw)
-    s = _CAMEL.sub(" ", s)
-    s = _SEP.sub(" ", s)
-    s = _SPACE.sub(" ", s).strip()
-    s = _LEADING_ORDER.sub("", s)
-    words = [w for w in s.split(" ") if w]
-    if len(words) > 1:
-        words = [w for w in words if w.lower() not in _FORMAT_WORDS] or words
-    s = " ".join(words).lower()
-    if not s:
-        s = _SPACE.sub(" ", raw).strip().lower()
-    return s or "(empty)"
+    return core_normalize(name).text or name.strip().lower() or "(empty)"
 
 
 def _tokens(text: str) -> set[str]:

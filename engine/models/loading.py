@@ -70,29 +70,47 @@ def model_encoder(model: Any) -> Encoder:
     return Encoder(dict(model.recipe), model.body_key, int(model.emb_dim), get_body, name)
 
 
-def load_model(training: Engine, model: Any = None, *, allow_baseline: bool = True) -> Any:
-    """A :class:`LoadedModel`: ``model`` itself, the folder it names, the newest trained model,
-    or (``allow_baseline``) the shipped baseline. UserError when there is none."""
+def newest_trained_model_path(training: Engine) -> Path | None:
+    """The newest fine-tuned model folder recorded in training.db that still exists."""
+    with training.connect() as c:
+        rows = c.execute(
+            select(S.models.c.path).where(S.models.c.kind == "finetuned").order_by(S.models.c.id.desc())
+        ).all()
+    return next((Path(p) for (p,) in rows if p and Path(p).is_dir()), None)
+
+
+def load_model(
+    training: Engine,
+    model: Any = None,
+    *,
+    baseline: bool = False,
+    allow_baseline: bool = True,
+    trust_pickle: bool = False,
+    missing: str | None = None,
+) -> Any:
+    """The one model loader: a :class:`LoadedModel` for ``model`` itself, the folder it names,
+    the shipped baseline (``baseline``), the newest trained model, or — when there is none and
+    ``allow_baseline`` — the shipped baseline. UserError (``missing``, if given) when there is none."""
     from engine.core.taxonomy import label_names
     from engine.models.modelio import LoadedModel, load_model_folder
 
     if isinstance(model, LoadedModel):
         return model
     taxonomy = list(label_names())
+    if baseline:
+        from engine.models.baseline import load_baseline
+
+        return load_baseline(taxonomy)
     if model is not None:
-        return load_model_folder(Path(model), taxonomy=taxonomy)
-    with training.connect() as c:
-        rows = c.execute(
-            select(S.models.c.path).where(S.models.c.kind == "finetuned").order_by(S.models.c.id.desc())
-        ).all()
-    found = next((Path(p) for (p,) in rows if p and Path(p).is_dir()), None)
+        return load_model_folder(Path(model), taxonomy=taxonomy, trust_pickle=trust_pickle)
+    found = newest_trained_model_path(training)
     if found is not None:
-        return load_model_folder(found, taxonomy=taxonomy)
+        return load_model_folder(found, taxonomy=taxonomy, trust_pickle=trust_pickle)
     if allow_baseline:
         from engine.models.baseline import load_baseline
 
         return load_baseline(taxonomy)
-    raise UserError("No trained model yet. Train one first: python organizer.py model train")
+    raise UserError(missing or "No trained model yet. Train one first: python organizer.py model train")
 
 
 def feature_matrix(

@@ -29,7 +29,7 @@ from engine.labels.runs import load_labels, newest_label_run_id, resolve_label_r
 from engine.models import base as B
 from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
 from engine.models.inputs import FolderRecord
-from engine.models.modelio import LoadedModel, load_model_folder
+from engine.models.modelio import LoadedModel
 from engine.storage import Databases
 from engine.storage import schema as S
 
@@ -96,10 +96,6 @@ def _select_targets(
         records = load_records(dbs.training, snapshot_id=snap)
     truth = {r.folder_id: r.label for r in rows}
     return _Target(snap, records, truth, run_id)
-
-
-def _paths_for_csv(records: Sequence[FolderRecord]) -> dict[int, str]:
-    return {r.folder_id: r.rel_path for r in records}
 
 
 def store_and_report(
@@ -343,25 +339,19 @@ def _lazy_body(path: Path, trust_pickle: bool = False) -> Callable[[], Any]:
 def _resolve_model(
     dbs: Databases, config: PredictConfig, model_path: Path | str | None, trust_pickle: bool
 ) -> tuple[LoadedModel, int | None]:
-    taxonomy = list(label_names())
-    if config.use_baseline:
-        from engine.models.baseline import load_baseline
+    from engine.models.loading import load_model
 
-        model = load_baseline(taxonomy)
-    else:
-        if model_path is None:
-            with dbs.training.connect() as c:
-                rows = c.execute(
-                    select(S.models.c.path).where(S.models.c.kind == "finetuned").order_by(S.models.c.id.desc())
-                ).all()
-            found = next((Path(p) for (p,) in rows if p and Path(p).is_dir()), None)
-            if found is None:
-                raise UserError(
-                    "No model to predict with. Pass --model-path DIR (a folder written by 'model train'), "
-                    "or set use_baseline=true in the config to use the shipped baseline."
-                )
-            model_path = found
-        model = load_model_folder(model_path, taxonomy=taxonomy, trust_pickle=trust_pickle)
+    model = load_model(
+        dbs.training,
+        model_path,
+        baseline=config.use_baseline,
+        allow_baseline=False,
+        trust_pickle=trust_pickle,
+        missing=(
+            "No model to predict with. Pass --model-path DIR (a folder written by 'model train'), "
+            "or set use_baseline=true in the config to use the shipped baseline."
+        ),
+    )
     with dbs.training.connect() as c:
         mid = None
         if model.path is not None:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from engine.core.config import GenerateSamplesConfig
 from engine.core.csvio import write_csv
 from engine.core.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress, wrap_progress
+from engine.core.settings import StorageSettings
 from engine.core.text import name_shape
 from engine.labels.csv_import import CONTRACT_COLUMNS
 from engine.labels.runs import load_labels, newest_label_run_id
@@ -357,3 +358,21 @@ def generate_samples(
     )
 
 
+def run_generate_samples(
+    settings: StorageSettings,
+    config: GenerateSamplesConfig | None = None,
+    *,
+    output_csv: str | Path,
+    snapshot_id: int | None = None,
+    picker: Picker | None = None,
+    progress: ProgressFn = no_progress,
+    should_stop: StopFn = never_stop,
+) -> SampleResult:
+    """``model generate-samples`` as one call: opens the databases, picks, writes, closes them."""
+    dbs = Databases.open(settings)
+    try:
+        return generate_samples(
+            dbs, snapshot_id, output_csv, config, progress=progress, should_stop=should_stop, picker=picker
+        )
+    finally:
+        dbs.dispose()

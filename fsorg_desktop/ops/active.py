@@ -9,7 +9,7 @@ from __future__ import annotations
 from engine.core.settings import StorageSettings
 from fsorg_desktop.jobs import JobRunner, JobState, OnDone, Pool
 from fsorg_desktop.ops.samples import app_sample_path
-from fsorg_desktop.procjob import in_process
+from fsorg_desktop.procjob import in_process, label_next_job, learning_curves_job, suspects_job
 
 
 def label_next_op(
@@ -26,7 +26,7 @@ def label_next_op(
     """The ``n`` folders the model hesitates on most, written as the app's sample
     (``engine.active.label_next.uncertain_sample``); returns its rows, most uncertain first."""
     work = in_process(
-        "fsorg_desktop.procjob:label_next_job",
+        label_next_job,
         settings,
         snapshot_id,
         str(app_sample_path(settings, snapshot_id)),
@@ -41,7 +41,7 @@ def label_next_op(
 def suspects_op(runner: JobRunner, settings: StorageSettings, on_done: OnDone, *, label_run_id: int | None = None) -> JobState:
     """(labels judged, the flagged suspects as dicts), by ``engine.active.suspects.find_suspects`` (frozen
     body, out-of-fold) and ``flag_suspects``."""
-    work = in_process("fsorg_desktop.procjob:suspects_job", settings, label_run_id)
+    work = in_process(suspects_job, settings, label_run_id)
     return runner.run(work, on_done, title="Find suspect labels", pool=Pool.JOBS)
 
 
@@ -50,6 +50,6 @@ def learning_curves_op(
 ) -> JobState:
     """Macro F1 against labels, diverse vs uncertainty, replaying the newest label run."""
     work = in_process(
-        "fsorg_desktop.procjob:learning_curves_job", settings, batch_size=batch_size, max_labels=max_labels
+        learning_curves_job, settings, batch_size=batch_size, max_labels=max_labels
     )
     return runner.run(work, on_done, title="Label efficiency curves", pool=Pool.JOBS)

@@ -46,5 +46,7 @@ def extract_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, o
     config = load_config("extract_features")
     # In a child process: extraction is pure-Python number crunching that would otherwise
     # compete with the UI thread for the GIL (measured: 108 ms stalls).
-    work = in_process("fsorg_desktop.procjob:extract_features_job", settings, snapshot_id, config)
+    from engine.features.extract import run_extract_features
+
+    work = in_process(run_extract_features, settings, config, snapshot_id=snapshot_id)
     return runner.run(work, on_done, title="Extract features", pool=Pool.JOBS)

@@ -23,8 +23,10 @@ def train_op(
     runner: JobRunner, settings: StorageSettings, config, model_path: str | None, on_done: OnDone,
     *, label_run_id: int | None = None,
 ) -> JobState:
+    from engine.models.training import train_model
+
     work = in_process(
-        "engine.models.training:train_model", settings, config, label_run_id=label_run_id, model_path=model_path
+        train_model, settings, config, label_run_id=label_run_id, model_path=model_path
     )
     return runner.run(work, on_done, title="Train model", pool=Pool.JOBS)
 
@@ -34,8 +36,10 @@ def predict_op(
     model_path: str | None = None, label_run_id: int | None = None, title: str = "Predict all folders",
 ) -> JobState:
     """``engine.models.prediction.predict``: the baseline (``config.use_baseline``) or a trained model."""
+    from engine.models.prediction import predict
+
     work = in_process(
-        "engine.models.prediction:predict", settings, config, model_path=model_path, label_run_id=label_run_id
+        predict, settings, config, model_path=model_path, label_run_id=label_run_id
     )
     return runner.run(work, on_done, title=title, pool=Pool.JOBS)
 
@@ -43,5 +47,7 @@ def predict_op(
 def zero_shot_op(
     runner: JobRunner, settings: StorageSettings, config, on_done: OnDone, *, label_run_id: int | None = None,
 ) -> JobState:
-    work = in_process("engine.models.prediction:zero_shot", settings, config, label_run_id=label_run_id)
+    from engine.models.prediction import zero_shot
+
+    work = in_process(zero_shot, settings, config, label_run_id=label_run_id)
     return runner.run(work, on_done, title="Zero-shot evaluation", pool=Pool.JOBS)

@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
+from engine.active.explain import Explainer
 from engine.core.jobs import Cancelled, UserError
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_by_name
@@ -66,7 +67,7 @@ class ExplainView(QWidget):
         super().__init__(parent)
         self._settings = settings
         self._model = model
-        self._service = ChildService("engine.active.explain:Explainer", settings, model)
+        self._service = ChildService(Explainer, settings, model)
         self._runner = runner
         self._job: JobState | None = None
         self._folder_id: int | None = None
@@ -159,7 +160,7 @@ class ExplainView(QWidget):
         if self._job is not None and not self._job.is_finished:
             self._job.discard()
         self._model = model
-        old, self._service = self._service, ChildService("engine.active.explain:Explainer", self._settings, model)
+        old, self._service = self._service, ChildService(Explainer, self._settings, model)
         _close_later(old)
         if self._folder_id is not None:
             self.show_folder(self._folder_id)
@@ -169,7 +170,7 @@ class ExplainView(QWidget):
         ``show_folder`` starts it again."""
         if self._job is not None and not self._job.is_finished:
             self._job.discard()
-        old, self._service = self._service, ChildService("engine.active.explain:Explainer", self._settings, self._model)
+        old, self._service = self._service, ChildService(Explainer, self._settings, self._model)
         _close_later(old)
 
     def clear(self) -> None:
