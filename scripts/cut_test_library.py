@@ -109,7 +109,9 @@ def main(argv: list[str]) -> int:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["set", "root", "repository", "commit", "folders", "files", "licence_as_stated"])
         for (set_name, root, repo, commit), s in sorted(sources.items()):
-            w.writerow([set_name, root, f"https://github.com/{repo}", commit, s["folders"], s["files"], s["licence"]])
+            w.writerow(
+                [set_name, root, f"https://github.com/{repo}", commit, s["folders"], s["files"], s["licence"]]
+            )
     counts = collections.Counter(f["label"] for f in folders)
     print(f"{len(folders)} folders, {len(files)} files, {len(sources)} sources -> {out}")
     print("labels: " + ", ".join(f"{k} {v}" for k, v in counts.most_common()))

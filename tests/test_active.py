@@ -380,8 +380,8 @@ def test_find_suspects_ranks_flipped_labels_first(dev_full):
     recall10, recall20 = [], []
     for seed in (5, 6, 7):
         rid, rows, flipped = _flip_labels(settings, dev_full["run_id"], seed)
-        seen = []
-        ranked = A.find_suspects(settings, rid, k_folds=5, progress=lambda f, m: seen.append(f))
+        seen: list[float] = []
+        ranked = A.find_suspects(settings, rid, k_folds=5, progress=lambda f, m, seen=seen: seen.append(f))
         assert seen and seen[-1] == 1.0
         assert len({s.folder_id for s in ranked}) == len(ranked) >= len(rows) - 2
         scores = [s.score for s in ranked]

@@ -31,7 +31,7 @@ def test_the_carried_files_stay_small():
 
 def test_the_fixture_materializes_exactly_the_labelled_folders(dev_set):
     on_disk, n_files = set(), 0
-    for dirpath, dirnames, filenames in os.walk(dev_set.library):
+    for dirpath, _dirnames, filenames in os.walk(dev_set.library):
         rel = os.path.relpath(dirpath, dev_set.library)
         if rel != ".":
             on_disk.add(rel.replace(os.sep, "/"))
