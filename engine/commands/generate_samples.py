@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.commands.hints import command
 from engine.config import load_config
 from engine.settings import StorageSettings
 from engine.taxonomy import label_names
@@ -47,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Next: open the CSV, fill in the 'label' column ({', '.join(label_names())}), "
         "save it as CSV, then run:\n"
-        f"  python organizer.py model apply-classifications --input-csv {result.path}"
+        f"  {command(args, 'model', 'apply-classifications', '--input-csv', args.output_csv)}"
     )
     return 0
