@@ -121,7 +121,8 @@ def _add_config(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def program_name() -> str:
-    """How the user started fsorg: ``python organizer.py`` or ``fsorg`` (the console script)."""
+    """How the user started fsorg: ``python organizer.py`` or ``fsorg`` (the console script).
+    (engine.commands.hints has the same two lines: --help must not import a command package.)"""
     return "python organizer.py" if os.path.basename(sys.argv[0]) == "organizer.py" else "fsorg"
 
 

@@ -110,6 +110,7 @@ def test_every_printed_next_line_runs_when_pasted(tmp_path, monkeypatch, capsys)
     with a relative --storage. Training twice into one folder keeps the previous model."""
     make_tree(tmp_path / "lib")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "organizer.py")])  # as `python organizer.py` starts it
 
     rc, out, err = _run_pasted("python organizer.py gather lib/library --storage data", capsys)
     assert rc == 0, err
