@@ -120,12 +120,19 @@ def _add_config(p: argparse.ArgumentParser, command: str) -> None:
     )
 
 
+def program_name() -> str:
+    """How the user started fsorg: ``python organizer.py`` or ``fsorg`` (the console script).
+    (engine.commands.hints has the same two lines: --help must not import a command package.)"""
+    return "python organizer.py" if os.path.basename(sys.argv[0]) == "organizer.py" else "fsorg"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    prog = program_name()
     parser = argparse.ArgumentParser(
-        prog="fsorg",
+        prog=prog,
         description="fsorg: scan a messy asset library, label a few folders, let a model label the rest.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'fsorg COMMAND --help' for a command's options. The desktop app is 'fsorg-desktop'.",
+        epilog=f"Run '{prog} COMMAND --help' for a command's options. The desktop app is 'fsorg-desktop'.",
     )
     parser.add_argument("--version", action="version", version=f"fsorg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -174,8 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="F",
                 help="labelled CSV (default: <storage>/samples.csv)",
             )
-        if cmd.name in ("train", "predict"):
-            p.add_argument("--model-path", metavar="DIR", help="model folder (train: where to save it)")
+        if cmd.name == "train":
+            p.add_argument(
+                "--model-path",
+                metavar="DIR",
+                help="where to save the model folder (default: models/my_classifier beside the data "
+                "folder: --storage data saves to models/my_classifier; without --storage, "
+                "$FS_ORGANIZER_BASE_PATH/models/my_classifier or the per-user data folder's, "
+                "~/.local/share/fsorg/models/my_classifier on Linux). A model already there is kept "
+                "as <folder>.previous",
+            )
+        if cmd.name == "predict":
+            p.add_argument(
+                "--model-path",
+                metavar="DIR",
+                help="model folder to predict with (default: the newest trained model; "
+                "use_baseline=true in the config: the shipped baseline)",
+            )
         if cmd.name in ("train", "predict", "zero-shot", "suspects"):
             p.add_argument("--label-run-id", type=int, metavar="N", help="label run (default: newest)")
         if cmd.name == "suspects":
@@ -229,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - the last resort: one readable line, details in a log
+        if _missing_dependency(e):
+            print(MISSING_DEPENDENCIES, file=sys.stderr)
+            return 2
         log = _write_crash_log(args)
         print(
             f"error: fsorg hit an unexpected problem: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n"
@@ -239,6 +264,19 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("FSORG_DEBUG"):
             raise
         return 1
+
+
+MISSING_DEPENDENCIES = (
+    "error: fsorg's dependencies are not installed in this Python: run `bash scripts/dev.sh setup`, "
+    "or use `bash scripts/dev.sh cli …`"
+)
+
+
+def _missing_dependency(e: BaseException) -> bool:
+    """True when ``e`` is a third-party package missing from this Python (not a bug in fsorg)."""
+    if not isinstance(e, ModuleNotFoundError) or not e.name:
+        return False
+    return e.name.partition(".")[0] not in ("engine", "fsorg_desktop")
 
 
 def _write_crash_log(args: argparse.Namespace) -> str:

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # fsorg developer entry point: sets everything up (idempotent, fast on a second run), then
-#   bash scripts/dev.sh            -> starts the desktop app (fsorg-desktop)
-#   bash scripts/dev.sh test       -> runs the default test suite (+ import contracts, ruff)
-#   bash scripts/dev.sh test-slow  -> runs the slow tests (real training) too
-#   bash scripts/dev.sh cli ARGS   -> runs the command line (python organizer.py ARGS)
-#   bash scripts/dev.sh setup      -> only sets up
+#   bash scripts/dev.sh [--storage DIR]  -> starts the desktop app (fsorg-desktop) [on that data folder]
+#   bash scripts/dev.sh test             -> runs the default test suite (+ import contracts, ruff)
+#   bash scripts/dev.sh test-slow        -> runs only the slow tests (real training runs)
+#   bash scripts/dev.sh cli ARGS         -> runs the command line (python organizer.py ARGS)
+#   bash scripts/dev.sh setup            -> only sets up
+# `app` and `cli` run in the caller's folder, so relative paths (a library, --storage DIR,
+# --output-csv F) mean what the user typed; set-up and tests run in the checkout.
 set -euo pipefail
+CALLER=$(pwd)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
+VENV="${FSORG_VENV:-$ROOT/.venv}"  # FSORG_VENV: the tests point it at their own environment
 what="${1:-app}"
-[ $# -gt 0 ] && shift
+case "$what" in
+  -*) what=app ;;  # bash scripts/dev.sh --storage DIR: options for the app
+  *) [ $# -gt 0 ] && shift ;;
+esac
 
 log() { printf '[fsorg setup] %s\n' "$*" >&2; }
 
@@ -47,7 +53,16 @@ qt_system_libs() {
   fi
   log "installing system libraries Qt needs:$missing"
   $sudo apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+  local out
+  if ! out=$(DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing 2>&1 >/dev/null); then
+    printf '%s\n' "$out" >&2
+    if printf '%s' "$out" | grep -qiE "could not get lock|unable to acquire the dpkg|lock-frontend"; then
+      log "another installer (apt, dpkg or the software updater) is running; try again in a minute."
+    else
+      log "installing$missing failed (above); install them yourself and run this again."
+    fi
+    exit 1
+  fi
 }
 
 setup() {
@@ -69,18 +84,21 @@ setup() {
   fi
 }
 
-setup
+[ "${FSORG_SKIP_SETUP:-}" = "1" ] || setup  # FSORG_SKIP_SETUP=1: the tests, which must not install
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 case "$what" in
   setup) log "ready: .venv" ;;
-  app) exec "$VENV/bin/python" -m fsorg_desktop "$@" ;;
-  cli) exec "$VENV/bin/python" organizer.py "$@" ;;
+  app) cd "$CALLER"; PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$VENV/bin/python" -m fsorg_desktop "$@" ;;
+  cli) cd "$CALLER"; exec "$VENV/bin/python" "$ROOT/organizer.py" "$@" ;;
   test|test-slow)
     export QT_QPA_PLATFORM=offscreen
     "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
     "$VENV/bin/ruff" check --quiet engine fsorg_desktop tests bench organizer.py
     if [ "$what" = "test-slow" ]; then
-      exec "$VENV/bin/python" -m pytest -m "slow or not slow" "$@"
+      rc=0; "$VENV/bin/python" -m pytest -m slow "$@" || rc=$?
+      # 5 = no test selected (e.g. -k matched no slow test): nothing failed.
+      if [ "$rc" = 5 ]; then log "no slow test selected"; rc=0; fi
+      exit "$rc"
     else
       exec "$VENV/bin/python" -m pytest "$@"
     fi ;;

@@ -3,16 +3,20 @@ gets its own FS_ORGANIZER_BASE_PATH under tmp_path."""
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-DEV_DATASET = SHARED / "datasets" / "ttrpg-dev"
+# The small, real, labelled library the repository carries (see tests/data/ttrpg-mini/README.md):
+# no test needs the development sets next to the checkout.
+DEV_SET = ROOT / "tests" / "data" / "ttrpg-mini"
+DEV_LABELS = DEV_SET / "folders.csv"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -26,21 +30,56 @@ def _isolated_base_path(tmp_path, monkeypatch):
     yield base
 
 
-@pytest.fixture(scope="session")
-def dev_library(tmp_path_factory) -> Path:
-    """The real-world dev library materialized on disk (empty files), once per session.
+@dataclass(frozen=True)
+class DevSet:
+    """The carried library on disk: ``library`` is the root a user would drop in,
+    ``labels_csv`` its folder labels (``path,label``, paths relative to ``library``)."""
 
-    Returns the ``library/`` folder (the root a user would drop in).
-    """
-    if not (DEV_DATASET / "files.txt").exists():
-        pytest.skip("shared/datasets/ttrpg-dev is not next to the checkout")
-    target = tmp_path_factory.mktemp("ttrpg-dev")
-    subprocess.run(
-        [sys.executable, str(SHARED / "datasets" / "materialize.py"), str(DEV_DATASET / "files.txt"), str(target)],
-        check=True,
-        capture_output=True,
-    )
-    return target / "library"
+    library: Path
+    labels_csv: Path
+    labels: dict[str, str]
+
+
+def materialize(files_txt: Path, target: Path) -> Path:
+    """Create every folder and (empty) file of a ``files.txt`` listing under ``target``;
+    return ``target/library``. Refuses a path that is absolute or climbs out with ``..``."""
+    root = target.resolve()
+    for line in files_txt.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        parts = line.split("/")
+        if line.startswith("/") or "\\" in line or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{files_txt}: refusing path {line!r}")
+        path = root.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    return root / "library"
+
+
+def read_labels(folders_csv: Path = DEV_LABELS) -> dict[str, str]:
+    with open(folders_csv, encoding="utf-8-sig", newline="") as fh:
+        return {row["path"]: row["label"] for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="session")
+def dev_set(tmp_path_factory) -> DevSet:
+    """The carried library materialized once per session (real folders, empty files),
+    with its labels CSV beside it."""
+    target = tmp_path_factory.mktemp("ttrpg-mini")
+    library = materialize(DEV_SET / "files.txt", target)
+    labels = read_labels()
+    labels_csv = target / "labels.csv"
+    with open(labels_csv, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "label"])
+        w.writerows(sorted(labels.items()))
+    return DevSet(library=library, labels_csv=labels_csv, labels=labels)
+
+
+@pytest.fixture(scope="session")
+def dev_library(dev_set) -> Path:
+    """The carried library's root folder on disk (``library/``)."""
+    return dev_set.library
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):

@@ -42,7 +42,7 @@ from engine.models.folds import stratified_folds
 from engine.models.loading import base_encoder, feature_matrix, fit_predict_head, parent_path
 from engine.storage import Databases
 from engine.storage import schema as S
-from tests.conftest import DEV_DATASET, run_cli
+from tests.conftest import DEV_LABELS, run_cli
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -80,7 +80,7 @@ def dev_base(dev_library, tmp_path_factory):
             ).all()
     finally:
         dbs.dispose()
-    truth = read_folder_labels(DEV_DATASET / "folders.csv")
+    truth = read_folder_labels(DEV_LABELS)
     by_path = {r.rel_path: r.id for r in folders}
     return {"data": tmp / "data", "snapshot_id": g.snapshot_id, "truth": truth, "by_path": by_path}
 
@@ -113,13 +113,13 @@ def dev_full(dev_base, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dev_partial(dev_base, tmp_path_factory):
-    """200 dev folders labelled, and a real model trained on them (frozen body, max_steps=0)."""
+    """150 dev folders labelled (of ~350), and a real model trained on them (frozen body, max_steps=0)."""
     from engine.core.config import TrainConfig
     from engine.models.training import train_model
 
     tmp = tmp_path_factory.mktemp("active-partial")
     rng = random.Random(7)
-    paths = sorted(rng.sample(sorted(p for p in dev_base["truth"] if p in dev_base["by_path"]), 200))
+    paths = sorted(rng.sample(sorted(p for p in dev_base["truth"] if p in dev_base["by_path"]), 150))
     settings, run_id = _copy_with_labels(dev_base, tmp, paths)
     tr = train_model(
         settings,
@@ -360,17 +360,16 @@ def test_look_alikes_on_a_scanned_tree(tmp_path):
 # --------------------------------------------------------------- real model on the dev set
 
 
-def test_find_suspects_ranks_flipped_labels_first(dev_full):
-    """Flip 5 % of the dev labels on purpose: most of them must rank among the top suspects."""
+def _flip_labels(settings, run_id, seed: int, share: float = 0.05):
+    """A new label run with ``share`` of ``run_id``'s labels flipped at random; (run id, rows, flipped ids)."""
     from engine.core.taxonomy import label_names
     from engine.labels.runs import LabelRow, create_label_run, load_labels, set_labels
 
-    settings = dev_full["settings"]
     dbs = Databases.open(settings)
     try:
-        rows = load_labels(dbs.training, dev_full["run_id"])
-        rng = random.Random(5)
-        flip = set(rng.sample(range(len(rows)), round(0.05 * len(rows))))
+        rows = load_labels(dbs.training, run_id)
+        rng = random.Random(seed)
+        flip = set(rng.sample(range(len(rows)), round(share * len(rows))))
         names = list(label_names())
         new = [
             LabelRow(
@@ -383,22 +382,36 @@ def test_find_suspects_ranks_flipped_labels_first(dev_full):
             for i, r in enumerate(rows)
         ]
         with dbs.training.begin() as c:
-            rid = create_label_run(c, labeler="test", source="test:flipped", snapshot_id=rows[0].snapshot_id)
+            rid = create_label_run(c, labeler="test", source=f"test:flipped:{seed}", snapshot_id=rows[0].snapshot_id)
             set_labels(c, rid, new)
     finally:
         dbs.dispose()
-    flipped = {rows[i].folder_id for i in flip}
-    seen = []
-    ranked = find_suspects(settings, rid, k_folds=5, progress=lambda f, m: seen.append(f))
-    assert seen and seen[-1] == 1.0
-    assert len({s.folder_id for s in ranked}) == len(ranked) >= len(rows) - 2
-    scores = [s.score for s in ranked]
-    assert scores == sorted(scores, reverse=True)
-    top10 = {s.folder_id for s in ranked[: round(0.10 * len(rows))]}
-    recall10 = len(top10 & flipped) / len(flipped)
-    assert recall10 >= 0.7, recall10  # the bench measures 86 % (5 seeds)
-    for s in ranked[:5]:
-        assert s.disagrees and s.p_predicted > s.p_label
+    return rid, rows, {rows[i].folder_id for i in flip}
+
+
+def test_find_suspects_ranks_flipped_labels_first(dev_full):
+    """Flip 5 % of the dev labels on purpose: most of them must rank among the top suspects.
+
+    The carried library has ~350 folders, so 5 % is 17 flips and one seed's recall moves in steps
+    of 6 %: three seeds are averaged (measured: recall in the top 10 % 0.53-0.71, mean 0.63; in
+    the top 20 % 0.76-0.82; a random ranking gives 0.10 and 0.20)."""
+    settings = dev_full["settings"]
+    recall10, recall20 = [], []
+    for seed in (5, 6, 7):
+        rid, rows, flipped = _flip_labels(settings, dev_full["run_id"], seed)
+        seen: list[float] = []
+        ranked = find_suspects(settings, rid, k_folds=5, progress=lambda f, m, seen=seen: seen.append(f))
+        assert seen and seen[-1] == 1.0
+        assert len({s.folder_id for s in ranked}) == len(ranked) >= len(rows) - 2
+        scores = [s.score for s in ranked]
+        assert scores == sorted(scores, reverse=True)
+        for share, out in ((0.10, recall10), (0.20, recall20)):
+            top = {s.folder_id for s in ranked[: round(share * len(rows))]}
+            out.append(len(top & flipped) / len(flipped))
+        for s in ranked[:5]:
+            assert s.disagrees and s.p_predicted > s.p_label
+    assert sum(recall10) / len(recall10) >= 0.5, recall10
+    assert min(recall20) >= 0.6, recall20
     with pytest.raises(Cancelled):
         find_suspects(settings, rid, should_stop=lambda: True)
 
@@ -422,7 +435,7 @@ def test_suspects_cli_prints_and_writes_the_ranked_list(dev_full, tmp_path):
     assert "disagree with the model" in r.stdout
     with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) >= 840
+    assert len(rows) >= len(dev_full["paths"]) - 2
     assert [int(x["rank"]) for x in rows[:3]] == [1, 2, 3]
     # the five printed rows are the CSV's first five
     for x in rows[:5]:
@@ -601,7 +614,9 @@ def test_abstention_on_dev_out_of_fold_predictions(dev_full):
     curve = coverage_curve(P_b, y_b, labels)
     covs = [p.coverage for p in curve]
     assert covs == sorted(covs, reverse=True)
-    assert curve[-1].accuracy >= curve[0].accuracy
+    # The highest thresholds may keep nothing (a head fitted on ~175 folders is rarely 95 % sure).
+    kept_points = [p for p in curve if p.n_kept]
+    assert len(kept_points) >= 4 and kept_points[-1].accuracy >= kept_points[0].accuracy
 
 
 def test_uncertain_sample_writes_the_app_sample_with_the_models_guess(dev_partial, tmp_path):

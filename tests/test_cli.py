@@ -42,7 +42,7 @@ def _heavy_loaded(code: str) -> dict:
 def test_top_level_help():
     r = run_cli("--help")
     assert r.returncode == 0, r.stderr
-    assert "usage: fsorg" in r.stdout
+    assert "usage: python organizer.py" in r.stdout
     assert "gather" in r.stdout and "model" in r.stdout
     assert "scan a library folder into a new snapshot" in r.stdout
 
@@ -50,7 +50,7 @@ def test_top_level_help():
 def test_no_command_prints_help_and_exits_2():
     r = run_cli()
     assert r.returncode == 2
-    assert "usage: fsorg" in r.stdout
+    assert "usage: python organizer.py" in r.stdout
     assert "Traceback" not in r.stderr
 
 
@@ -77,7 +77,7 @@ def test_each_model_command_has_real_help(cmd):
     r = run_cli("model", cmd.name, "--help")
     assert r.returncode == 0, r.stderr
     text = " ".join(r.stdout.split())
-    assert f"usage: fsorg model {cmd.name}" in text
+    assert f"usage: python organizer.py model {cmd.name}" in text
     assert " ".join(cmd.description.split())[:60] in text
     assert "--storage" in text and "--config" in text
     assert "example" in text and "python organizer.py model" in text

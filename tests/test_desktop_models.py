@@ -18,7 +18,7 @@ from fsorg_desktop.jobs import JobStatus
 from fsorg_desktop.main_window import MainWindow
 from fsorg_desktop.models.folder_tree_model import COL_PREDICTED, FolderRowRole
 
-from .conftest import DEV_DATASET
+from .conftest import DEV_LABELS
 from .test_desktop_window import drop
 
 
@@ -38,7 +38,7 @@ def test_drop_label_train_predict(qtbot, tmp_path, dev_library):
     job = w.sample_actions.start_generate(load_config("generate_samples"))
     with qtbot.waitSignal(job.finished, timeout=120_000):
         pass
-    ref = {r["path"]: r["label"] for r in csv.DictReader((DEV_DATASET / "folders.csv").open(encoding="utf-8"))}
+    ref = {r["path"]: r["label"] for r in csv.DictReader(DEV_LABELS.open(encoding="utf-8"))}
     by_label = defaultdict(list)
     for r in w.sample_model.rows():
         if ref.get(r["path"]):

@@ -19,7 +19,7 @@ from engine.features.extract import extract_features
 from engine.features.heuristics import FolderInput, Heuristic, Vocabulary, default_vocabulary
 from engine.scan.gather import gather
 from engine.storage import Databases
-from tests.conftest import DEV_DATASET
+from tests.conftest import DEV_LABELS, read_labels
 
 
 def tree_inputs(
@@ -204,7 +204,8 @@ def test_bad_keyword_file_is_a_user_error(tmp_path, filename, content, match):
         Vocabulary.load(folder)
 
 
-def _dev_report(dev_library: Path, tmp_path: Path, use_known_creators: bool):
+def _dev_reports(dev_library: Path, tmp_path: Path, use_known_creators: bool):
+    """The heuristic's report on the carried library: (whole set, its ttrpg-dev part)."""
     settings = StorageSettings.from_storage_arg(tmp_path / "data")
     sid = gather(dev_library, settings).snapshot_id
     dbs = Databases.open(settings)
@@ -218,23 +219,36 @@ def _dev_report(dev_library: Path, tmp_path: Path, use_known_creators: bool):
             )
     finally:
         dbs.dispose()
-    with open(DEV_DATASET / "folders.csv", encoding="utf-8-sig", newline="") as fh:
-        gold = [(r["path"], r["label"]) for r in csv.DictReader(fh)]
-    assert all(p in guessed for p, _ in gold)
-    return compute_report([lab for _, lab in gold], [guessed[p] for p, _ in gold], label_names())
+    with open(DEV_LABELS, encoding="utf-8-sig", newline="") as fh:
+        gold = [(r["path"], r["label"], r["source"]) for r in csv.DictReader(fh)]
+    assert all(p in guessed for p, _, _ in gold)
+
+    def report(rows):
+        return compute_report([lab for _, lab, _ in rows], [guessed[p] for p, _, _ in rows], label_names())
+
+    return report(gold), report([g for g in gold if g[2] == "ttrpg-dev"])
+
+
+# The keyword lists were written with the ttrpg-dev folder names in view (about 0.8 Macro F1 on
+# that part of the carried set); the ttrpg-dev2 part (users' own Foundry folders, other languages)
+# is much harder for them (about 0.35), and the whole set lands near 0.55. The bars below are
+# regression guards with some room, not the measured figures.
 
 
 def test_dev_library_macro_f1(dev_library, tmp_path):
-    report = _dev_report(dev_library, tmp_path, use_known_creators=True)
-    print(report.format_text("HEURISTIC ON DEV"))
-    assert report.n == 850
-    assert report.macro_f1 >= 0.55
+    report, dev_part = _dev_reports(dev_library, tmp_path, use_known_creators=True)
+    print(report.format_text("HEURISTIC ON THE CARRIED LIBRARY"))
+    assert report.n == len(read_labels())
+    assert report.macro_f1 >= 0.45
+    assert dev_part.macro_f1 >= 0.7
     # Every rare class is found at all (Macro F1 lives on them).
     for label in ("creator_or_studio", "descriptor", "asset_type", "other"):
-        assert report.per_class[label].f1 >= 0.5, label
+        assert report.per_class[label].f1 >= 0.4, label
+        assert dev_part.per_class[label].f1 >= 0.5, label
 
 
 def test_dev_library_without_known_creators(dev_library, tmp_path):
     """The structural rules alone (no creator names) still clear the bar."""
-    report = _dev_report(dev_library, tmp_path, use_known_creators=False)
-    assert report.macro_f1 >= 0.55
+    report, dev_part = _dev_reports(dev_library, tmp_path, use_known_creators=False)
+    assert report.macro_f1 >= 0.45
+    assert dev_part.macro_f1 >= 0.7

@@ -21,7 +21,7 @@ from engine.labels.runs import list_label_runs, load_labels, newest_label_run_id
 from engine.samples.picking import SAMPLE_COLUMNS, generate_samples
 from engine.scan.gather import gather
 from engine.storage import Databases
-from tests.conftest import DEV_DATASET, run_cli
+from tests.conftest import DEV_LABELS, run_cli
 from tests.test_features import make_tree
 
 LIB = [f"Studio {c}/maps/map_{m}_{10 + m}x20/night/f.webp" for c in range(2) for m in range(10)]
@@ -305,7 +305,7 @@ def test_full_cli_sequence_on_dev_library(dev_library, tmp_path):
         "model", "generate-samples", "--storage", str(data), "--output-csv", str(out), "--sample-size", "200"
     )
     assert r.returncode == 0, r.stderr
-    with open(DEV_DATASET / "folders.csv", encoding="utf-8-sig", newline="") as fh:
+    with open(DEV_LABELS, encoding="utf-8-sig", newline="") as fh:
         gold = {row["path"]: row["label"] for row in csv.DictReader(fh)}
     # The user fills the sheet in a spreadsheet program: simulate with pandas when present.
     with open(out, encoding="utf-8-sig", newline="") as fh:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.config import load_config
 from engine.core.settings import StorageSettings
@@ -45,4 +46,8 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"Labels: {labels}")
     print(f"Splits: {splits}")
+    if not r.validate_only:
+        baseline = command(args, "model", "predict", "--config", "config/fine_tuning/predict_baseline.json")
+        print(f"Next: how good is the shipped baseline on your labels? {baseline}")
+        print(f"  or fine-tune a model: {command(args, 'model', 'train', '--model-path', 'models/my_classifier')}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.config import load_config
 from engine.core.settings import StorageSettings
@@ -30,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{k} {v:,}" for k, v in sorted(result.label_counts.items(), key=lambda kv: -kv[1]))
     print(f"Heuristic first guess: {counts}")
-    print("Next: python organizer.py model generate-samples --output-csv outputs/baseline_eval.csv")
+    hint = command(
+        args, "model", "generate-samples", "--output-csv", "outputs/baseline_eval.csv", repeat=("--storage", "--snapshot-id")
+    )
+    print(f"Next: {hint}")
     return 0

@@ -8,9 +8,9 @@ new snapshot id (the next commands' ``--snapshot-id``).
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
+from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.settings import StorageSettings
 
@@ -55,6 +55,5 @@ def run(args: argparse.Namespace) -> int:
     settings = StorageSettings.from_storage_arg(args.storage)
     result = run_with_progress("Scanning", gather, args.path, settings)
     summary(result)
-    storage = f" --storage {shlex.quote(args.storage)}" if args.storage else ""
-    print(f"Next: python organizer.py model extract-features --snapshot-id {result.snapshot_id}{storage}")
+    print(f"Next: {command(args, 'model', 'extract-features', '--snapshot-id', result.snapshot_id)}")
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.config import load_config
 from engine.core.settings import StorageSettings
@@ -49,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Next: open the CSV, fill in the 'label' column ({', '.join(label_names())}), "
         "save it as CSV, then run:\n"
-        f"  python organizer.py model apply-classifications --input-csv {result.path}"
+        f"  {command(args, 'model', 'apply-classifications', '--input-csv', args.output_csv)}"
     )
     return 0

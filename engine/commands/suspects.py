@@ -8,31 +8,15 @@ writes every judged label (spreadsheet-safe) so the user can fix them and re-imp
 from __future__ import annotations
 
 import argparse
-import typing
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from engine.commands.progress import run_with_progress
-from engine.core.config import _Base, _read_json, _rng, from_dict
+from engine.core.config import SuspectsConfig, load_config
 from engine.core.settings import StorageSettings
 
 
-@dataclass
-class SuspectsConfig(_Base):
-    """Settings of ``model suspects``; ``--config F`` (JSON) overrides the defaults."""
-
-    COMMAND: typing.ClassVar[str] = "suspects"
-    k_folds: int = field(default=5, metadata=_rng(2, 100, help="folds of the out-of-fold predictions"))
-    top: int = field(default=20, metadata=_rng(0, 1_000_000, help="suspects printed"))
-    seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
-    repeats: int = field(default=1, metadata=_rng(1, 20, help="fold splits averaged (steadier, slower)"))
-    min_class_size: int = field(default=3, metadata=_rng(2, 1_000_000, help="smaller labels are not judged"))
-
-
 def load_suspects_config(path: str | None, **overrides) -> SuspectsConfig:
-    data = _read_json(Path(path)) if path else {}
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(SuspectsConfig, data, source=str(path) if path else "<command line>")
+    """``config/fine_tuning/suspects.json``, then ``path``, then the command line's options."""
+    return load_config("suspects", path, **overrides)
 
 
 CSV_COLUMNS = (

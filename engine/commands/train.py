@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.config import load_config
 from engine.core.settings import StorageSettings
@@ -45,5 +46,6 @@ def run(args: argparse.Namespace) -> int:
             + ". Predictions below them are marked abstained (final label 'unknown')."
         )
     print(f"Model saved to {result.model_path}")
-    print(f"Next: python organizer.py model predict --model-path {result.model_path}")
+    hint = command(args, "model", "predict", "--model-path", result.model_path, repeat=("--storage", "--label-run-id"))
+    print(f"Next: {hint}")
     return 0

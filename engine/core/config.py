@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -28,12 +29,40 @@ class ConfigError(UserError):
     """A config file is malformed; the message names the file and the key."""
 
 
+def shipped_dir(name: str) -> Path:
+    """A folder fsorg ships beside its code (``config``, ``resources``): in the checkout (and the
+    native bundle) next to ``engine/``; in a wheel install under ``<prefix>/share/fsorg/``
+    (pyproject's data-files). Independent of the working directory."""
+    here = Path(__file__).resolve().parents[2] / name
+    if here.is_dir():
+        return here
+    installed = Path(sys.prefix) / "share" / "fsorg" / name
+    return installed if installed.is_dir() else here
+
+
 def repo_config_dir() -> Path:
     """The folder holding fsorg's shipped configs (``config/``)."""
     env = os.environ.get("FSORG_CONFIG_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "config"
+    return shipped_dir("config")
+
+
+def resolve_config_path(path: str | os.PathLike) -> Path:
+    """The file a ``--config`` argument names. A path that exists (relative to the working
+    directory) is taken as it is; otherwise the fine-tuning guide's ``organizer/config/...`` and
+    the README's ``config/...`` forms name fsorg's own config folder, from any directory."""
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    parts = p.parts
+    if parts[:1] == ("organizer",):
+        parts = parts[1:]
+    if parts[:1] == ("config",) and len(parts) > 1:
+        shipped = repo_config_dir().joinpath(*parts[1:])
+        if shipped.exists():
+            return shipped
+    return p
 
 
 def fine_tuning_dir() -> Path:
@@ -151,6 +180,18 @@ class ZeroShotConfig(_Base):
     batch_size: int = field(default=256, metadata=_rng(1, 100_000))
 
 
+@dataclass
+class SuspectsConfig(_Base):
+    """Settings of ``model suspects`` (and the app's Find suspect labels)."""
+
+    COMMAND: typing.ClassVar[str] = "suspects"
+    k_folds: int = field(default=5, metadata=_rng(2, 100, help="folds of the out-of-fold predictions"))
+    top: int = field(default=20, metadata=_rng(0, 1_000_000, help="suspects printed"))
+    seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+    repeats: int = field(default=1, metadata=_rng(1, 20, help="fold splits averaged (steadier, slower)"))
+    min_class_size: int = field(default=3, metadata=_rng(2, 1_000_000, help="smaller labels are not judged"))
+
+
 CONFIG_CLASSES: dict[str, type] = {
     c.COMMAND: c
     for c in (
@@ -160,6 +201,7 @@ CONFIG_CLASSES: dict[str, type] = {
         TrainConfig,
         PredictConfig,
         ZeroShotConfig,
+        SuspectsConfig,
     )
 }
 
@@ -260,9 +302,10 @@ def load_config(command: str, path: str | os.PathLike | None = None, **overrides
         from_dict(cls, data, source=str(default_file))
     source = str(default_file)
     if path is not None:
-        user = _read_json(Path(path))
+        user_file = resolve_config_path(path)
+        user = _read_json(user_file)
         data.update(user)
-        source = str(path)
+        source = str(user_file)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(cls, data, source=source)
 

@@ -94,10 +94,11 @@ class Report:
             out.append(f"{lb:<20} {s.precision:>9.3f} {s.recall:>9.3f} {s.f1:>9.3f} {s.support:>8d}")
         out.append("")
         out.append("CONFUSION MATRIX (rows: true, columns: predicted)")
-        short = [lb[:8] for lb in self.labels]
-        out.append(" " * 20 + "".join(f"{s:>9}" for s in short))
+        # Full label names as column headers (a column is as wide as its name, at least 6).
+        widths = [max(6, len(lb)) + 2 for lb in self.labels]
+        out.append(" " * 20 + "".join(f"{lb:>{w}}" for lb, w in zip(self.labels, widths)))
         for lb, row in zip(self.labels, self.confusion):
-            out.append(f"{lb:<20}" + "".join(f"{v:>9d}" for v in row))
+            out.append(f"{lb:<20}" + "".join(f"{v:>{w}d}" for v, w in zip(row, widths)))
         out.append("")
         out.append("MOST COMMON ERRORS")
         if not self.errors:

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.config import shipped_dir
 from engine.core.jobs import UserError, no_progress
 from engine.models import base as B
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, build_matrix, distinct_texts
 from engine.models.modelio import Head, LoadedModel, load_model_folder, save_model_folder
 
-BASELINE_DIR = Path(__file__).resolve().parents[2] / "resources" / "baseline"
+BASELINE_DIR = shipped_dir("resources") / "baseline"
 
 
 def portable_recipe() -> dict[str, Any]:

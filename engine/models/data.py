@@ -65,9 +65,15 @@ def load_records(
 def require_features(training: Engine) -> int:
     snap = newest_feature_snapshot(training)
     if snap is None:
+        import shlex
+        from pathlib import Path
+
+        folder = Path(training.url.database or ".").resolve().parent
+        storage = shlex.quote(str(folder))
         raise UserError(
-            "No folder features yet. Scan your library and extract features first: "
-            "python organizer.py gather PATH --storage DIR, then python organizer.py model extract-features"
+            f"No folder features yet in {folder}. Scan your library and extract features first: "
+            f"python organizer.py gather PATH --storage {storage}, "
+            f"then python organizer.py model extract-features --storage {storage}"
         )
     return snap
 

@@ -44,6 +44,7 @@ HEAD = "head.safetensors"
 REPORT = "report.json"
 BODY_DIR = "body"
 TMP_MARK = ".fsorg-tmp-"
+PREVIOUS_SUFFIX = ".previous"  # train keeps the model it replaces as <name>.previous
 
 
 @dataclass
@@ -128,6 +129,7 @@ def save_model_folder(
     report: dict[str, Any] | None,
     write_body: Callable[[Path], None] | None,
     should_commit: Callable[[], bool] = lambda: True,
+    keep_previous: bool = False,
 ) -> Path:
     """Write a model folder atomically; returns the final path.
 
@@ -135,7 +137,8 @@ def save_model_folder(
     ``should_commit()`` is asked right before the rename: returning False (a Cancel) removes
     the temporary folder and leaves ``target`` untouched. An existing fsorg model at
     ``target`` is replaced only after the new one is complete; any other non-empty folder is
-    refused (fsorg never overwrites the user's files).
+    refused (fsorg never overwrites the user's files). With ``keep_previous`` the fsorg model
+    it replaces is kept as ``<target>.previous`` (replacing an older ``.previous`` model).
     """
     from safetensors.numpy import save_file
 
@@ -144,6 +147,12 @@ def save_model_folder(
         raise UserError(
             f"{target} exists and is not an fsorg model folder; fsorg will not overwrite it. "
             "Choose another --model-path."
+        )
+    previous = target.with_name(target.name + PREVIOUS_SUFFIX) if keep_previous and is_model_folder(target) else None
+    if previous is not None and previous.exists() and not is_model_folder(previous):
+        raise UserError(
+            f"{previous} exists and is not an fsorg model folder, so the model at {target} cannot be kept "
+            "there; fsorg will not overwrite it. Move it away or choose another --model-path."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f"{TMP_MARK}{target.name}.{uuid.uuid4().hex[:8]}"
@@ -168,7 +177,12 @@ def save_model_folder(
         if not should_commit():
             raise _Abort()
         old = None
-        if target.exists():
+        if previous is not None:
+            if previous.exists():
+                old = target.parent / f"{TMP_MARK}{previous.name}.old.{uuid.uuid4().hex[:8]}"
+                os.replace(previous, old)
+            os.replace(target, previous)
+        elif target.exists():
             old = target.parent / f"{TMP_MARK}{target.name}.old.{uuid.uuid4().hex[:8]}"
             os.replace(target, old)
         os.replace(tmp, target)

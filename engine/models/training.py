@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from engine.core.config import TrainConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
@@ -40,7 +40,7 @@ from engine.labels.runs import load_labels, resolve_label_run
 from engine.models import base as B
 from engine.models.data import featurize, load_records, require_features
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, normalize_name
-from engine.models.modelio import Head, save_model_folder
+from engine.models.modelio import PREVIOUS_SUFFIX, Head, is_model_folder, save_model_folder
 from engine.storage import Databases
 from engine.storage import schema as S
 
@@ -342,6 +342,7 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             assert body_tmp is not None
             shutil.copytree(body_tmp, d)
 
+        replaced = is_model_folder(target.expanduser().resolve())
         final = save_model_folder(
             target,
             metadata=meta,
@@ -349,10 +350,16 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             report=report.to_dict() if report else None,
             write_body=write_body if finetuned else None,
             should_commit=lambda: not should_stop(),
+            keep_previous=True,
         )
+        previous = final.with_name(final.name + PREVIOUS_SUFFIX)
+        if replaced:
+            notes.append(f"the model that was at {final} is kept as {previous}")
 
     now = time.time()
     with dbs.training.begin() as c:
+        if replaced:  # the older rows' model now lives at <name>.previous
+            c.execute(update(S.models).where(S.models.c.path == str(final)).values(path=str(previous)))
         model_id = c.execute(
             insert(S.models).values(
                 kind="finetuned",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -312,7 +313,7 @@ def generate_samples(
     if not _has_features(dbs, snap.id):
         raise UserError(
             f"Snapshot {snap.id} has no features yet. Run: python organizer.py model extract-features "
-            f"--snapshot-id {snap.id}"
+            f"--snapshot-id {snap.id} --storage {shlex.quote(str(Path(dbs.index.url.database or '.').resolve().parent))}"
         )
     progress(0.05, "loading folders")
     cands = load_candidates(dbs, snap.id, config.min_depth, config.max_depth)

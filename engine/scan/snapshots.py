@@ -65,9 +65,13 @@ def resolve_snapshot(index: Engine, snapshot_id: int | None) -> SnapshotInfo:
                 .limit(1)
             ).first()
             if row is None:
+                import shlex
+                from pathlib import Path
+
+                folder = Path(index.url.database or ".").resolve().parent
                 raise UserError(
-                    "No complete snapshot yet. Scan your library first: "
-                    "python organizer.py gather PATH --storage DIR"
+                    f"No complete snapshot yet in {folder}. Scan your library first: "
+                    f"python organizer.py gather PATH --storage {shlex.quote(str(folder))}"
                 )
             return _info(row)
         row = c.execute(select(S.snapshots).where(S.snapshots.c.id == snapshot_id)).first()
