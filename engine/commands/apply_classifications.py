@@ -16,17 +16,12 @@ from engine.core.settings import StorageSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.labels.csv_import import apply_classifications
-    from engine.storage import Databases
+    from engine.labels.csv_import import run_apply_classifications
 
     config = load_config("apply_classifications", args.config)
     settings = StorageSettings.from_storage_arg(args.storage)
     csv_path = args.input_csv or str(settings.data_dir / "samples.csv")
-    dbs = Databases.open(settings)
-    try:
-        r = run_with_progress("Importing labels", apply_classifications, dbs, csv_path, config)
-    finally:
-        dbs.dispose()
+    r = run_with_progress("Importing labels", run_apply_classifications, settings, config, csv_path=csv_path)
     splits = ", ".join(f"{k} {v}" for k, v in sorted(r.split_counts.items()))
     labels = ", ".join(f"{k} {v}" for k, v in sorted(r.by_label.items(), key=lambda kv: -kv[1]))
     extra = []

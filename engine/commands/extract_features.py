@@ -16,15 +16,13 @@ from engine.core.settings import StorageSettings
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.features.extract import extract_features
-    from engine.storage import Databases
+    from engine.features.extract import run_extract_features
 
     config = load_config("extract_features", args.config)
-    dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
-    try:
-        result = run_with_progress("Extracting features", extract_features, dbs, args.snapshot_id, config)
-    finally:
-        dbs.dispose()
+    settings = StorageSettings.from_storage_arg(args.storage)
+    result = run_with_progress(
+        "Extracting features", run_extract_features, settings, config, snapshot_id=args.snapshot_id
+    )
     print(
         f"Extracted features of {result.folders:,} folders of snapshot {result.snapshot_id} "
         f"in {result.seconds:.1f} s ({result.folders_per_second:,.0f} folders/s)."

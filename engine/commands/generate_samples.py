@@ -17,8 +17,7 @@ from engine.core.taxonomy import label_names
 
 def run(args: argparse.Namespace) -> int:
     from engine.active.label_next import picker_for
-    from engine.samples.picking import generate_samples
-    from engine.storage import Databases
+    from engine.samples.picking import run_generate_samples
 
     config = load_config(
         "generate_samples",
@@ -26,19 +25,15 @@ def run(args: argparse.Namespace) -> int:
         sample_size=getattr(args, "sample_size", None),
         strategy=getattr(args, "strategy", None),
     )
-    dbs = Databases.open(StorageSettings.from_storage_arg(args.storage))
-    try:
-        result = run_with_progress(
-            "Picking samples",
-            generate_samples,
-            dbs,
-            args.snapshot_id,
-            args.output_csv,
-            config,
-            picker=picker_for(config.strategy),
-        )
-    finally:
-        dbs.dispose()
+    result = run_with_progress(
+        "Picking samples",
+        run_generate_samples,
+        StorageSettings.from_storage_arg(args.storage),
+        config,
+        output_csv=args.output_csv,
+        snapshot_id=args.snapshot_id,
+        picker=picker_for(config.strategy),
+    )
     print(
         f"Wrote {result.rows} folders of snapshot {result.snapshot_id} to {result.path} "
         f"(from {result.candidates:,} unlabelled candidates; {result.excluded_labelled:,} already labelled)."
