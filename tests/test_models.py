@@ -371,8 +371,13 @@ def test_baseline_and_zero_shot_predict_without_labels_of_their_own(trained, tmp
     assert z2.encoded_texts == 0
 
 
+@pytest.mark.slow
 def test_cli_guide_workflow_end_to_end(tmp_path):
-    """The fine-tuning guide's steps, as a new user types them, on a small real tree."""
+    """The fine-tuning guide's steps, as a new user types them, on a small real tree.
+
+    Slow (30-100 s: nine processes that each load torch, 2 fine-tuning steps). The default suite
+    keeps the same path in-process (test_first_ten_minutes: every Next: line pasted, frozen-body
+    training) and real fine-tuning at 3 steps (this module's ``trained`` fixture)."""
     import csv
 
     lib = make_tree(tmp_path)
