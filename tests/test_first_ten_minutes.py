@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from engine import cli
-from engine.core.config import ConfigError, fine_tuning_dir, load_config, resolve_config_path
+from engine.core.config import CONFIG_CLASSES, ConfigError, fine_tuning_dir, load_config, resolve_config_path
 from tests.conftest import ROOT, run_cli
 from tests.test_models import TREE, make_tree
 
@@ -42,6 +43,11 @@ def test_guide_and_readme_config_paths_name_fsorgs_file_from_any_folder(tmp_path
     assert load_config("predict", GUIDE_FORM).labeled_only is True
     with pytest.raises(ConfigError, match="config/fine_tuning/nope.json: config file not found"):
         load_config("predict", "config/fine_tuning/nope.json")
+    # Every command's file in the guide's form (generate_samples.json, train.json, predict.json, …).
+    for command, cls in CONFIG_CLASSES.items():
+        path = resolve_config_path(f"organizer/config/fine_tuning/{command}.json")
+        assert path == fine_tuning_dir() / f"{command}.json"
+        assert type(load_config(command, f"organizer/config/fine_tuning/{command}.json")) is cls
 
 
 def _fsorg_script() -> Path | None:
@@ -237,3 +243,35 @@ def test_a_python_without_fsorgs_packages_gets_one_line_and_no_logs(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert r.returncode == 0 and "python organizer.py COMMAND --help" in r.stdout
+
+
+def test_keeping_the_previous_model_never_overwrites_a_folder_that_is_not_a_model(tmp_path):
+    import numpy as np
+
+    from engine.core.jobs import UserError
+    from engine.models.modelio import Head, is_model_folder, save_model_folder
+
+    def save(tag: str) -> Path:
+        head = Head(coef=np.zeros((2, 3), np.float32), intercept=np.zeros(2, np.float32))
+        return save_model_folder(
+            tmp_path / "m", metadata={"tag": tag}, head=head, report=None, write_body=None, keep_previous=True
+        )
+
+    def tag(p: Path) -> str:
+        return json.loads((p / "metadata.json").read_text())["tag"]
+
+    save("one")
+    assert not (tmp_path / "m.previous").exists()
+    save("two")
+    save("three")  # the older .previous ("one") goes, "two" is kept
+    assert (tag(tmp_path / "m"), tag(tmp_path / "m.previous")) == ("three", "two")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.previous"]  # no temporary folders left
+    # A user's own folder where .previous would go is refused, and nothing changes.
+    prev = tmp_path / "m.previous"
+    shutil.rmtree(prev)
+    prev.mkdir()
+    (prev / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="m.previous exists and is not an fsorg model folder"):
+        save("four")
+    assert tag(tmp_path / "m") == "three" and (prev / "notes.txt").read_text() == "mine"
+    assert not is_model_folder(prev) and sorted(p.name for p in tmp_path.iterdir()) == ["m", "m.previous"]
