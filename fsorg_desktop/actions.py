@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
 from engine.taxonomy import labels
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_style import label_icon
 
 
 @dataclass
@@ -99,3 +99,12 @@ def create_actions(parent: QWidget) -> Actions:
         about=_act(parent, "&About fsorg", None),
         shortcuts=_act(parent, "&Keyboard shortcuts", "F1"),
     )
+
+
+def enable_for_library(a: Actions, has_library: bool, has_sample: bool) -> None:
+    """Enable what needs an open library (and, for Export sample, a sample on screen)."""
+    for act in (a.rescan, *a.label.values(), a.clear_label, a.find, a.generate_samples, a.export_tree,
+                a.import_csv, a.evaluate_baseline, a.zero_shot, a.train, a.predict, a.label_next,
+                a.find_suspects, a.look_alikes, a.learning_curves):
+        act.setEnabled(has_library)
+    a.export_sample.setEnabled(has_library and has_sample)

@@ -85,3 +85,31 @@ class AppSettings:
 
     def remove_recent(self, lib: RecentLibrary) -> None:
         self.set(RECENT, json.dumps([vars(r) for r in self.recent() if r != lib]))
+
+
+def restore_window(window, splitter, settings: AppSettings) -> None:
+    """Geometry, docks and the tree / side split as they were; a first start fits the screen."""
+    geo = settings.get(GEOMETRY)
+    if isinstance(geo, QByteArray) and not geo.isEmpty():
+        window.restoreGeometry(geo)
+    else:
+        screen = window.screen().availableGeometry() if window.screen() else None
+        w, h = 1280, 800
+        if screen is not None:  # a first start on a small screen must still fit
+            w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
+        window.resize(w, h)
+    st = settings.get(WINDOW_STATE)
+    if isinstance(st, QByteArray) and not st.isEmpty():
+        window.restoreState(st)
+    sp = settings.get(SPLITTER)
+    if isinstance(sp, QByteArray) and not sp.isEmpty():
+        splitter.restoreState(sp)
+    else:
+        splitter.setSizes([760, 520])
+
+
+def save_window(window, splitter, settings: AppSettings) -> None:
+    settings.set(GEOMETRY, window.saveGeometry())
+    settings.set(WINDOW_STATE, window.saveState())
+    settings.set(SPLITTER, splitter.saveState())
+    settings.sync()

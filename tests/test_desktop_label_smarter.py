@@ -97,7 +97,7 @@ def window(qtbot, tmp_path, template):
     w.runner.cancel_all()
     w.runner.drain(20_000)
     if w.explain_view is not None:
-        w.explain_view.shutdown()
+        w.explain_tab.shutdown()
     w.dialogs.close_all()
 
 

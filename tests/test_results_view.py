@@ -19,8 +19,8 @@ from engine.labels import list_label_runs, load_labels
 from engine.storage import schema as S
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.results_style import luminance
 from fsorg_desktop.views.confusion_heatmap import row_shares
-from fsorg_desktop.views.results_style import luminance
 from fsorg_desktop.views.results_view import ResultsPanel
 from tests.test_results_support import LIBRARY, build_library, expected_cell, make_eval
 

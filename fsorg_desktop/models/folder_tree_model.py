@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication, QStyle
 from engine.browse import Browser, FolderRow
 from engine.taxonomy import labels
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.label_style import label_brush, label_icon
 from fsorg_desktop.suspects import SuspectSet
-from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
 FolderRowRole = Qt.ItemDataRole.UserRole + 2
@@ -159,9 +159,6 @@ class FolderTreeModel(QAbstractItemModel):
         self.beginResetModel()
         self._top = self._tree_top
         self.endResetModel()
-
-    def flat_has_more(self) -> bool:
-        return self.is_flat and self._flat_more
 
     # -- Qt overrides -------------------------------------------------------------------------
     def _node(self, index: QModelIndex | QPersistentModelIndex) -> _Node:

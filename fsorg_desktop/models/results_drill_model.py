@@ -17,7 +17,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from engine.results import DrillRow
 from fsorg_desktop.models.list_table_model import ListTableModel
-from fsorg_desktop.views.results_style import label_color, label_title
+from fsorg_desktop.style.results_style import label_color, label_title
 
 FolderIdRole = Qt.ItemDataRole.UserRole
 SortRole = Qt.ItemDataRole.UserRole + 1

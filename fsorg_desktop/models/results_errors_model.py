@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from fsorg_desktop.views.results_style import label_color
+from fsorg_desktop.style.results_style import label_color
 
 ErrorRole = Qt.ItemDataRole.UserRole  # (true, predicted, count)
 

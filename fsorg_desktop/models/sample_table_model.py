@@ -22,8 +22,8 @@ from PySide6.QtCore import (
 
 from engine.taxonomy import label_by_name, label_names
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.label_style import label_brush, label_icon
 from fsorg_desktop.suspects import SuspectSet
-from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
 LabelRole = Qt.ItemDataRole.UserRole + 2  # the label name (not its title), or None

@@ -48,3 +48,18 @@ def extract_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, o
     # compete with the UI thread for the GIL (measured: 108 ms stalls).
     work = in_process("fsorg_desktop.procjob:extract_features_job", settings, snapshot_id, config)
     return runner.run(work, on_done, title="Extract features", pool=Pool.JOBS)
+
+
+def read_rows_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, folder_ids: list[int],
+                 on_done: OnDone) -> JobState:
+    """Read ``folder_ids``' rows (labels, predictions) again, e.g. after a prediction run."""
+    from engine.browse import Browser
+
+    def work(progress, should_stop):
+        b = Browser.for_settings(settings, snapshot_id)
+        try:
+            return b.rows(folder_ids)
+        finally:
+            b.close()
+
+    return runner.run(work, on_done, pool=Pool.READ)

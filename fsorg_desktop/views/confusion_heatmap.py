@@ -19,7 +19,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont, QKeyEvent, QPalette, QTextOption
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip
 
-from fsorg_desktop.views.results_style import (
+from fsorg_desktop.style.plot_style import style_plot
+from fsorg_desktop.style.results_style import (
     CORRECT_DARK,
     CORRECT_LIGHT,
     EMPTY_CELL,
@@ -27,7 +28,6 @@ from fsorg_desktop.views.results_style import (
     ERROR_LIGHT,
     label_title,
     ramp,
-    style_plot,
     text_color_for,
 )
 

@@ -1,13 +1,9 @@
 """Why does the model say that? For the selected folder: the heuristic rule that fired, the
 model's top three labels with probabilities, and the three nearest labelled folders.
 
-The numbers come from :class:`engine.active.Explainer` (Qt-free), which lives in a child
-process (:class:`fsorg_desktop.procjob.ChildService`): loading the model and the sentence body
-there can never hold the UI thread's interpreter lock (on a worker *thread* it stalled the
-window for seconds), and the child keeps the model between folders, so only the first
-explanation costs seconds. Calls go through :func:`fsorg_desktop.jobs.run_job` on the
-one-thread ``Pool.EXPLAIN``; a newer ``show_folder`` discards the older request, so a slow
-answer never overwrites a newer one.
+The numbers come from :class:`engine.active.Explainer` (Qt-free) in a child process owned by
+:class:`fsorg_desktop.services.explain.ExplainService` (the window owns it, one per library);
+a newer ``show_folder`` discards the older request, so a slow answer never overwrites a newer one.
 
 Wiring (STYLE §1.4): the view only emits ``folder_activated(folder_id)`` when the user
 double-clicks a nearest folder; the main window selects it in the tree.
@@ -16,7 +12,6 @@ double-clicks a nearest folder; the main window selects it in the tree.
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -24,19 +19,11 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar
 from shiboken6 import isValid
 
 from engine.jobs import Cancelled, UserError
-from engine.settings import StorageSettings
 from engine.taxonomy import label_by_name
-from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
-from fsorg_desktop.procjob import ChildService
-from fsorg_desktop.views.label_style import label_color, label_icon
+from fsorg_desktop.services.explain import ExplainService
+from fsorg_desktop.style.label_style import label_color, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
-
-
-def _close_later(service: ChildService) -> None:
-    """Stop a child without waiting on the UI thread (a busy child takes a moment)."""
-    if service.is_running():
-        threading.Thread(target=service.close, name="fsorg-close-service", daemon=True).start()
 
 
 def _title(label: str | None) -> str:
@@ -55,20 +42,9 @@ class ExplainView(QWidget):
     explanation_shown = Signal(object)  # engine.active.Explanation now on screen (fact)
     message_shown = Signal(str)  # an error or hint now on screen (fact)
 
-    def __init__(
-        self,
-        settings: StorageSettings,
-        *,
-        model: Any = None,
-        runner: JobRunner | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, service: ExplainService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._settings = settings
-        self._model = model
-        self._service = ChildService("engine.active:Explainer", settings, model)
-        self._runner = runner
-        self._job: JobState | None = None
+        self._service = service
         self._folder_id: int | None = None
         self._explanation = None
 
@@ -118,15 +94,13 @@ class ExplainView(QWidget):
         return self._explanation
 
     def is_busy(self) -> bool:
-        return self._job is not None and not self._job.is_finished
+        return self._service.is_busy()
 
     def message(self) -> str:
         return self._message.text() if not self._message.isHidden() else ""
 
     def show_folder(self, folder_id: int) -> None:
         """Explain ``folder_id`` (computed on a worker; the old request is discarded)."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
         self._folder_id = int(folder_id)
         self._message.hide()
         self._busy.setValue(0)
@@ -142,8 +116,7 @@ class ExplainView(QWidget):
                 return
             self._on_done(fid, result, error)
 
-        self._job = run_job(self._service.call("explain", fid), done, pool=Pool.EXPLAIN, runner=self._runner)
-        self._job.progress_changed.connect(self._on_progress)
+        self._service.explain(fid, done).progress_changed.connect(self._on_progress)
 
     def set_note(self, text: str | None) -> None:
         """A line above the explanation (the window puts a suspect label's verdict here)."""
@@ -156,25 +129,12 @@ class ExplainView(QWidget):
     def set_model(self, model: Any = None) -> None:
         """Explain with ``model`` from now on (a LoadedModel or a model folder; None = the newest
         trained model, else the baseline): call it after a training finishes."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
-        self._model = model
-        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, model)
-        _close_later(old)
+        self._service.set_model(model)
         if self._folder_id is not None:
             self.show_folder(self._folder_id)
 
-    def shutdown(self) -> None:
-        """Stop the model's child process (closing the window or the library); the next
-        ``show_folder`` starts it again."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
-        old, self._service = self._service, ChildService("engine.active:Explainer", self._settings, self._model)
-        _close_later(old)
-
     def clear(self) -> None:
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
+        self._service.discard()
         self._folder_id = None
         self._explanation = None
         self._busy.hide()

@@ -16,7 +16,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QToolTip
 
 from engine.evaluation import ClassScore
-from fsorg_desktop.views.results_style import foreground, label_color, label_title, style_plot
+from fsorg_desktop.style.plot_style import foreground, style_plot
+from fsorg_desktop.style.results_style import label_color, label_title
 
 
 class F1Bars(pg.PlotWidget):

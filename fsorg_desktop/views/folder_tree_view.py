@@ -36,8 +36,8 @@ from fsorg_desktop.models.folder_tree_model import (
     FolderTreeModel,
     IsLoadMoreRole,
 )
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
-from fsorg_desktop.views.label_style import label_color
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_style import label_color
 
 
 class _Tree(QTreeView):
@@ -145,6 +145,24 @@ class FolderTreeView(QWidget):
 
     def current_filter(self) -> FolderFilter:
         return FolderFilter(self.name_filter.text(), self.label_filter.currentData(), self.low_conf.isChecked())
+
+    def reveal(self, folder_id: int) -> None:
+        """Select ``folder_id`` and focus the tree, leaving a filter that does not show it."""
+        if self._model.is_flat and not self._model.index_for_folder(folder_id).isValid():
+            self.name_filter.clear()
+            self.label_filter.setCurrentIndex(0)
+            self.low_conf.setChecked(False)
+            self._model.clear_flat()
+        if self._model.is_flat:
+            idx = self._model.index_for_folder(folder_id)
+            self.tree.setCurrentIndex(idx)
+            self.tree.scrollTo(idx)
+        else:
+            self.select_folder(folder_id)
+        self.tree.setFocus()
+
+    def current_folder_id(self) -> int | None:
+        return self._model.folder_id(self.tree.currentIndex())
 
     def selected_folder_ids(self) -> list[int]:
         rows = self.tree.selectionModel().selectedRows(COL_NAME)

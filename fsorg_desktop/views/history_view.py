@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine.evaluation import DECISION_GUIDE
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel, RunIdRole, SortRole
-from fsorg_desktop.views.results_style import foreground, style_plot
+from fsorg_desktop.style.plot_style import foreground, style_plot
 
 KIND_COLORS = {"finetuned": QColor("#2e86de"), "baseline": QColor("#7f8c8d"), "zero_shot": QColor("#e67e22")}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -140,3 +141,13 @@ class JobsPanel(QWidget):
         for row in self._rows.values():
             if not row.job.is_finished:
                 row.tick()
+
+
+def jobs_dock(panel: JobsPanel, window) -> QDockWidget:
+    """The Jobs panel as a closable, movable dock at the bottom of ``window``."""
+    dock = QDockWidget("Jobs", window)
+    dock.setObjectName("jobsDock")
+    dock.setWidget(panel)
+    dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    return dock

@@ -29,7 +29,7 @@ from engine.settings import StorageSettings
 from engine.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
 from fsorg_desktop.label_controller import LabelController
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_style import label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
 

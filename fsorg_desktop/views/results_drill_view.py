@@ -15,7 +15,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from fsorg_desktop.models.results_drill_model import FolderIdRole, ResultsDrillModel, SortRole
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
 
 
 class ResultsDrillView(QTableView):
@@ -78,7 +78,7 @@ class ResultsDrillView(QTableView):
             )
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        wanted = label_for_key(ev)  # the app-wide key map (fsorg_desktop.views.label_keys)
+        wanted = label_for_key(ev)  # the app-wide key map (fsorg_desktop.style.label_keys)
         if wanted is None:
             return super().keyPressEvent(ev)
         ev.accept()

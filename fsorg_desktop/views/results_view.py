@@ -54,12 +54,12 @@ from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.models.results_drill_model import ResultsDrillModel
 from fsorg_desktop.models.results_errors_model import ErrorRole, ResultsErrorsModel
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel
+from fsorg_desktop.style.results_style import label_title
 from fsorg_desktop.views.confusion_heatmap import ConfusionHeatmap
 from fsorg_desktop.views.f1_bars import F1Bars
 from fsorg_desktop.views.history_view import ResultsHistoryView
 from fsorg_desktop.views.results_comparison_view import ResultsComparisonView
 from fsorg_desktop.views.results_drill_view import ResultsDrillView
-from fsorg_desktop.views.results_style import label_title
 
 log = logging.getLogger(__name__)
 

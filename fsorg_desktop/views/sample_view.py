@@ -43,8 +43,8 @@ from fsorg_desktop.models.sample_table_model import (
     SampleTableModel,
     UnlabelledOnlyProxy,
 )
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_style import label_icon
 
 
 class LabelComboDelegate(QStyledItemDelegate):
@@ -93,7 +93,6 @@ class SampleView(QWidget):
     folder_selected = Signal(int)
     generate_requested = Signal()
     label_next_requested = Signal()
-    export_requested = Signal()
     context_menu_requested = Signal(object)  # QMenu to fill before it shows
 
     def __init__(self, model: SampleTableModel, parent: QWidget | None = None) -> None:
@@ -192,6 +191,13 @@ class SampleView(QWidget):
         if not rows and self.table.currentIndex().isValid():
             rows = [self.table.currentIndex().row()]
         return [self.proxy.index(r, 0).data(FolderIdRole) for r in rows]
+
+    def show_new_sample(self, rows: list) -> None:
+        """A new sample: show it, focus the table on its first row (ready for the keys 1–6)."""
+        self._model.set_rows(rows)
+        self.table.setFocus()
+        if rows:
+            self.table.setCurrentIndex(self.proxy.index(0, 0))
 
     def select_folder(self, folder_id: int) -> bool:
         row = self._model.row_of(folder_id)
