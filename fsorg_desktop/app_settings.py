@@ -30,6 +30,8 @@ WINDOW_STATE = Option("window/state", QByteArray(), "Docks and toolbars")
 SPLITTER = Option("window/splitter", QByteArray(), "Tree / sample table split")
 RECENT = Option("libraries/recent", "[]", "Recently opened libraries (JSON list)")
 LAST_DATA_DIR = Option("libraries/last_data_dir", "", "Data folder opened last")
+MODEL_LOAD_S = Option("models/load_seconds", 0.0, "Seconds this computer takes to load the base model (measured)")
+TRAIN_SPEED = Option("models/train_speed_factor", 1.0, "Measured training time over the step estimate")
 LOW_CONFIDENCE = Option("tree/low_confidence", 0.5, "Below this a prediction counts as low confidence")
 
 

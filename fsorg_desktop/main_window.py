@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from engine.browse import Browser
@@ -52,6 +54,7 @@ from fsorg_desktop.ops import library as lib_ops
 from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.tabs.explain_tab import ExplainTab
 from fsorg_desktop.tabs.results_tab import RESULTS_MODULE, ResultsTab
+from fsorg_desktop.views.banner import Banner
 from fsorg_desktop.views.folder_tree_view import FolderTreeView
 from fsorg_desktop.views.jobs_panel import JobsPanel, jobs_dock
 from fsorg_desktop.views.sample_view import SampleView
@@ -79,6 +82,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.state: LibraryState | None = None
         self._closing = False
         self._results_widened = False
+        self._batch_done = False  # every row of the sample on screen is labelled
         self.auto_extract = True  # extract features of a snapshot opened without them (off for --screenshot)
 
         self.undo_group = QUndoGroup(self)
@@ -96,7 +100,10 @@ class MainWindow(DropTarget, QMainWindow):
         self.sample_view = SampleView(self.sample_model)
         self.results_tab = ResultsTab(self.runner)
         self.explain_tab = ExplainTab(
-            self.runner, note_for=self._suspect_note, current_folder=lambda: self.tree_view.current_folder_id()
+            self.runner,
+            note_for=self._suspect_note,
+            current_folder=lambda: self.tree_view.current_folder_id(),
+            name_for=self._folder_name,
         )
         self.side_tabs = QTabWidget()
         self.side_tabs.setDocumentMode(True)
@@ -113,7 +120,14 @@ class MainWindow(DropTarget, QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.splitter)
-        self.setCentralWidget(self.stack)
+        self.banner = Banner()  # results and next steps, never a modal box
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
 
         self.jobs_panel = JobsPanel(self.runner)
         self.jobs_dock = jobs_dock(self.jobs_panel, self)
@@ -137,13 +151,14 @@ class MainWindow(DropTarget, QMainWindow):
         self.library_actions = LibraryActions(self.host, self.settings)
         self.filter_actions = FilterActions(self.host, self.tree_model, self.tree_view, self.suspects)
         self.sample_actions = SampleActions(self.host, self.sample_model)
-        self.model_actions = ModelActions(self.host)
+        self.model_actions = ModelActions(self.host, self.settings)
         self.active_actions = ActiveActions(
             self.host,
             suspects=self.suspects,
             trained_model_path=lambda: self.model_actions.model_path,
             confirm_replace=self.sample_actions.confirm_replace,
             selected_ids=lambda: self.label_actions.selected_ids(),
+            just_labelled=lambda: self.label_actions.just_labelled(),
         )
         self.label_actions = LabelActions(
             self.host, self.tree_view, self.sample_view, labelled_one=self.active_actions.hint_look_alikes
@@ -205,6 +220,11 @@ class MainWindow(DropTarget, QMainWindow):
         a.predict.triggered.connect(ma.predict_all)
         ma.results_available.connect(self.results_tab.show_eval_run)
         ma.results_available.connect(self.model_results_changed)
+        ma.report_ready.connect(
+            lambda _what, text: self.banner.show_notice(
+                text, "Show results", lambda: self.side_tabs.setCurrentWidget(self.results_tab)
+            )
+        )
         ma.model_trained.connect(self.explain_tab.set_model)
         a.label_next.triggered.connect(lambda: aa.label_next())
         self.sample_view.label_next_requested.connect(lambda: aa.label_next())
@@ -223,6 +243,7 @@ class MainWindow(DropTarget, QMainWindow):
             src.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.sample_model.modelReset.connect(self._update_enabled)
+        self.sample_model.modelReset.connect(self._on_sample_reset)
         self.runner.job_started.connect(lambda _job: (self.jobs_dock.show(), self._update_enabled()))
         self.runner.job_finished.connect(lambda _job: self._update_enabled())
 
@@ -310,6 +331,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.tree_model.set_label_controller(ctl)
         ctl.labels_changed.connect(lambda _ids: self._update_label_status())
         ctl.labels_reset.connect(self._update_label_status)
+        ctl.undone.connect(self.label_actions.return_to)
         ctl.save_failed.connect(
             lambda msg: self.dialogs.message("Labels not saved yet", msg, icon=QMessageBox.Icon.Warning)
         )
@@ -325,6 +347,12 @@ class MainWindow(DropTarget, QMainWindow):
         self.tree_ready.emit()
 
     # ------------------------------------------------------------------------------ tabs
+    def _folder_name(self, folder_id: int) -> str | None:
+        row = self.tree_model.row_for(self.tree_model.index_for_folder(folder_id))
+        if row is not None:
+            return row.rel_path or row.name or None
+        return self.sample_model.path_of(folder_id)
+
     def _suspect_note(self, folder_id: int) -> str | None:
         sus = self.suspects.get(folder_id, self.labels.label_of(folder_id))
         return None if sus is None else "⚠ " + SuspectSet.tooltip(sus)
@@ -359,6 +387,21 @@ class MainWindow(DropTarget, QMainWindow):
     def _update_label_status(self) -> None:
         n = self.labels.count()
         self.status_labels.setText(f"{n:,} folder{'s' if n != 1 else ''} labelled by you")
+        m = self.sample_model
+        done = m.rowCount() > 0 and m.labelled_count() == m.rowCount()
+        if done and not self._batch_done:  # the batch just became complete: suggest the next step
+            k = m.rowCount()
+            self.banner.show_notice(
+                f"<b>All {k} folder{'s' if k != 1 else ''} of this sample are labelled.</b> Retrain so the "
+                "model learns from them (then Label next picks where it still hesitates).",
+                "Retrain now",
+                self.model_actions.train,
+            )
+        self._batch_done = done
+
+    def _on_sample_reset(self) -> None:
+        m = self.sample_model  # a sample loaded already complete is not news
+        self._batch_done = m.rowCount() > 0 and m.labelled_count() == m.rowCount()
 
     def _on_sample_generated(self, rows: list) -> None:
         self.side_tabs.setCurrentWidget(self.sample_view)

@@ -200,13 +200,14 @@ def test_apply_to_look_alikes_labels_them_in_one_undo_step(qtbot, window, templa
     qtbot.keyClick(w.tree_view.tree, Qt.Key.Key_3)  # descriptor; the cursor moves on
     assert w.labels.label_of(night) == "descriptor"
     # a hint, not a dialog: the labelling run goes on
-    qtbot.waitUntil(lambda: "press Ctrl+L" in w.statusBar().currentMessage(), timeout=5000)
-    assert "look like this one" in w.statusBar().currentMessage()
-    assert w.tree_view.select_folder(night)
+    qtbot.waitUntil(lambda: "Press Ctrl+L" in w.statusBar().currentMessage(), timeout=5000)
+    assert "1 folder looks like this one" in w.statusBar().currentMessage()  # singular, no "folder(s)"
+    assert w.tree_view.current_folder_id() != night  # the cursor moved on; Ctrl+L still means night
     steps = w.labels.undo_stack.count()
     assert w.actions_.look_alikes.shortcut().toString() == "Ctrl+L"
     qtbot.keyClick(w.tree_view.tree, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     dlg = next(d for d in w.dialogs.open_dialogs if isinstance(d, PropagateDialog))
+    assert dlg._folder_id == night
     qtbot.waitUntil(lambda: not dlg.is_busy() and bool(dlg.candidates), timeout=10_000)
     ticked = dlg.checked_ids()
     # the Night of the sibling subject is ticked; (cousins = children of the parent's siblings)

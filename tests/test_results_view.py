@@ -129,7 +129,7 @@ def test_heatmap_cells_equal_the_stored_matrix(qtbot, env):
     assert panel.verdict_label.text() == rep.decision
     # Errors list, biggest first, in the format.
     first = panel.errors_model.index(0).data()
-    assert first == "descriptor -> content_subject : 3"
+    assert first == "Descriptor → Content subject: 3"  # label titles, not raw names
 
     # Row-normalised toggle through a real click on the check box.
     qtbot.mouseClick(panel.normalise_box, Qt.MouseButton.LeftButton)

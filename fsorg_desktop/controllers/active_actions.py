@@ -51,6 +51,7 @@ class ActiveActions(QObject):
         trained_model_path: Callable[[], str | None],
         confirm_replace: Callable[[], bool],
         selected_ids: Callable[[], list[int]],
+        just_labelled: Callable[[], int | None] = lambda: None,
     ) -> None:
         super().__init__(host.parent)
         self.h = host
@@ -58,6 +59,7 @@ class ActiveActions(QObject):
         self._trained_model_path = trained_model_path  # the model this session trained, if any
         self.confirm_replace = confirm_replace  # may a new sample replace the one on screen?
         self.selected_ids = selected_ids  # the folders selected in the focused view
+        self.just_labelled = just_labelled  # the folder a label key just set, if the cursor has not moved
         self.last_job: JobState | None = None
         self._hint_job: JobState | None = None
 
@@ -175,6 +177,11 @@ class ActiveActions(QObject):
             return None
         if folder_id is None:
             ids = self.selected_ids()
+            # Right after a label key the cursor has moved on to the next folder: Ctrl+L
+            # means the folder just labelled, not that one.
+            just = self.just_labelled()
+            if just is not None:
+                ids = [just]
             if not ids:
                 self.h.status("Select a labelled folder first.", 8_000)
                 return None
@@ -219,9 +226,9 @@ class ActiveActions(QObject):
             self._hint_job = None
             if error is None and found and self.h.labels.label_of(folder_id) == label:
                 self.h.status(
-                    f"{len(found)} folder{'s' if len(found) != 1 else ''} look like this one "
-                    f"(e.g. {found[0].path}). Select it and press Ctrl+L to label them "
-                    f"“{label_by_name(label).title}” too.",
+                    f"{len(found)} folder{'s look' if len(found) != 1 else ' looks'} like this one "
+                    f"(e.g. {found[0].path}). Press Ctrl+L now to label "
+                    f"{'them' if len(found) != 1 else 'it'} “{label_by_name(label).title}” too.",
                     8_000,
                 )
 

@@ -20,16 +20,20 @@ from fsorg_desktop.ops import models as model_ops
 from fsorg_desktop.views.config_dialogs import TrainDialog
 
 if TYPE_CHECKING:
+    from fsorg_desktop.app_settings import AppSettings
     from fsorg_desktop.controllers.host import Host
 
 
 class ModelActions(QObject):
     results_available = Signal(object)  # an eval run id (or None) after a model job
+    # (title, one-line summary) of a finished evaluation: the window shows a non-blocking notice
+    report_ready = Signal(str, str)
     model_trained = Signal(str)  # the folder of a model just trained
 
-    def __init__(self, host: "Host") -> None:
+    def __init__(self, host: "Host", app_settings: "AppSettings") -> None:
         super().__init__(host.parent)
         self.h = host
+        self.app_settings = app_settings  # where the measured training speed is remembered
         self.model_path: str | None = None  # the model trained (or chosen) in this session
 
     def trained_model(self) -> str | None:
@@ -66,21 +70,17 @@ class ModelActions(QObject):
         return done
 
     def _show_report(self, what: str, report) -> None:
+        """A one-line summary for the window's notice (never a modal box: a result must not
+        stop the user's work or pile up on other results). The details are in the Results tab."""
         from engine.evaluation import verdict
 
         decision, gain = verdict(report.macro_f1)
-        per_class = "\n".join(
-            f"{name:>18}  P {s.precision:5.1%}  R {s.recall:5.1%}  F1 {s.f1:5.1%}  n={s.support}"
-            for name, s in report.per_class.items()
-        )
-        errors = "\n".join(f"{t} -> {p} : {n} errors" for t, p, n in report.errors[:10])
-        self.h.dialogs.message(
-            f"{what}: Macro F1 {report.macro_f1:.1%}",
-            f"<b>Macro F1 {report.macro_f1:.1%}</b> on {report.n:,} labelled folders "
-            f"(accuracy {report.accuracy:.1%}).<br>{decision}"
+        n = report.n
+        self.report_ready.emit(
+            what,
+            f"<b>{what}: Macro F1 {report.macro_f1:.1%}</b> on {n:,} labelled folder{'s' if n != 1 else ''} "
+            f"(accuracy {report.accuracy:.1%}). {decision}"
             + (f" Expected gain from fine-tuning: {gain}." if gain != "-" else ""),
-            informative="The Results tab shows the confusion matrix and per-class scores.",
-            details=f"Per class:\n{per_class}\n\nMost common errors:\n{errors or '(none)'}",
         )
 
     def evaluate_baseline(self) -> None:
@@ -122,7 +122,12 @@ class ModelActions(QObject):
             self.h.dialogs.error("Invalid config", e, "Reading train.json")
             return
         path = self.model_path or str(model_ops.default_model_path(self.h.state.settings))
-        dlg = TrainDialog(cfg, self.h.labels.count(), path, self.h.parent)
+        from fsorg_desktop.app_settings import MODEL_LOAD_S
+        from fsorg_desktop.train_timing import remembered
+
+        load_s, speed = remembered(self.app_settings)
+        dlg = TrainDialog(cfg, self.h.labels.count(), path, self.h.parent, load_s=load_s, speed=speed,
+                          measured=bool(self.app_settings.get(MODEL_LOAD_S)))
         dlg.config_accepted.connect(lambda c, d=dlg: self.start_training(c, d.model_path.text().strip() or path))
         self.h.dialogs.keep(dlg)
 
@@ -130,8 +135,15 @@ class ModelActions(QObject):
         if self.h.state is None:
             return
         settings = self.h.state.settings
+        n_labels = self.h.labels.count()
+        clock: dict = {}
 
         def done(result, error) -> None:
+            if error is None and "clock" in clock:  # the next estimate includes what this one took
+                from fsorg_desktop.views.config_dialogs import estimate_training_seconds
+
+                steps_s = estimate_training_seconds(n_labels, cfg)
+                clock["clock"].remember(self.app_settings, steps_s, float(result.seconds))
             if error is not None:
                 if not isinstance(error, Cancelled):
                     self.h.dialogs.error("Training did not finish", error, "Training")
@@ -148,7 +160,13 @@ class ModelActions(QObject):
             )
             self.predict_all()
 
-        self.h.labels.when_saved(lambda: model_ops.train_op(self.h.runner, settings, cfg, model_path, done))
+        def start() -> None:
+            from fsorg_desktop.train_timing import TrainingClock
+
+            job = model_ops.train_op(self.h.runner, settings, cfg, model_path, done)
+            clock["clock"] = TrainingClock(job)
+
+        self.h.labels.when_saved(start)
 
     def predict_all(self) -> None:
         if self.h.state is None or self.h.state.snapshot is None:

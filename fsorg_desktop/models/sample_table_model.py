@@ -99,6 +99,11 @@ class SampleTableModel(QAbstractTableModel):
     def row_of(self, folder_id: int) -> int | None:
         return self._row_of.get(folder_id)
 
+    def path_of(self, folder_id: int) -> str | None:
+        """The folder's path as the sample lists it (None: not in the sample)."""
+        i = self._row_of.get(folder_id)
+        return None if i is None else (self._rows[i].get("path") or self._rows[i].get("name") or None)
+
     def folder_id_at(self, row: int) -> int:
         return self._ids[row]
 

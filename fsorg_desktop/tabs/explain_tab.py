@@ -36,12 +36,14 @@ class ExplainTab(QStackedWidget):
         *,
         note_for: Callable[[int], str | None],
         current_folder: Callable[[], int | None],
+        name_for: Callable[[int], str | None] = lambda _fid: None,
         parent=None,
     ) -> None:
         super().__init__(parent)
         self._runner = runner
         self._note_for = note_for  # a line above the explanation (a suspect label's verdict)
         self._current_folder = current_folder  # the folder selected when the tab is opened
+        self._name_for = name_for  # a folder's name for "Explaining “maps”…"
         self.service: ExplainService | None = None
         self.view: ExplainView | None = None
         self._pending: int | None = None
@@ -102,4 +104,4 @@ class ExplainTab(QStackedWidget):
             return
         view.set_note(self._note_for(fid))
         if view.folder_id != fid or (view.explanation is None and not view.is_busy()):
-            view.show_folder(fid)
+            view.show_folder(fid, self._name_for(fid))

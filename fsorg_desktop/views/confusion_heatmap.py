@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QPalette, QTextOption
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPalette, QTextOption
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip
 
 from fsorg_desktop.style.plot_style import style_plot
@@ -39,6 +39,26 @@ def _wrap(title: str, width: int = 11) -> str:
     spaces = [i for i, ch in enumerate(title) if ch == " "]
     cut = min(spaces, key=lambda i: abs(i - len(title) / 2))
     return title[:cut].rstrip() + "\n" + title[cut + 1 :].lstrip()
+
+
+def fit_title(title: str, width_px: float, text_width) -> str:
+    """The longest form of ``title`` whose every line fits ``width_px`` (``text_width(str)``
+    measures a line): the title, the title on two lines, then each word shortened with a dot
+    ("Desc.", "Cont.\nsubj."), then the initials. Column names never overlap, so the axis
+    never drops one (the full title is in the cell tooltip)."""
+
+    def fits(text: str) -> bool:
+        return all(text_width(line) <= width_px for line in text.split("\n"))
+
+    for cand in (title, _wrap(title, 1)):
+        if fits(cand):
+            return cand
+    words = [w for w in title.replace("/", " ").split() if w]
+    for n in range(6, 1, -1):
+        short = "\n".join(w if len(w) <= n + 1 else w[:n] + "." for w in words[:2])
+        if fits(short):
+            return short
+    return "".join(w[0] for w in words).upper()
 
 
 def cell_colors(counts: np.ndarray, normalised: bool) -> np.ndarray:
@@ -79,7 +99,7 @@ class ConfusionHeatmap(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self, self)
-        self.setMinimumSize(380, 300)
+        self.setMinimumSize(320, 270)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._labels: list[str] = []
         self._counts = np.zeros((0, 0), dtype=int)
@@ -192,8 +212,7 @@ class ConfusionHeatmap(pg.PlotWidget):
         titles = [label_title(lb) for lb in self._labels]
         item = self.getPlotItem()
         item.getAxis("left").setTicks([[(i + 0.5, t) for i, t in enumerate(titles)]])
-        item.getAxis("bottom").setTicks([[(i + 0.5, _wrap(t)) for i, t in enumerate(titles)]])
-        item.getAxis("bottom").setHeight(58)
+        self._layout_columns()
         self._vb.setRange(xRange=(0, k), yRange=(0, k), padding=0)
         self._vb.disableAutoRange()
         self.setAccessibleName(
@@ -202,6 +221,31 @@ class ConfusionHeatmap(pg.PlotWidget):
         )
         if self._selected is not None:
             self._show_selection(*self._selected)
+
+    def _layout_columns(self) -> None:
+        """Column names that fit the cells at the current width, and an axis tall enough for
+        them and its title (so nothing overlaps the checkbox below)."""
+        k = len(self.__dict__.get("_labels") or ())  # (pyqtgraph resizes before __init__ has run)
+        if not k:
+            return
+        axis = self.getPlotItem().getAxis("bottom")
+        fm = QFontMetrics(axis.style.get("tickFont") or self.font())
+        left = self.getPlotItem().getAxis("left").width()
+        view_w = self._vb.width() or 0  # the matrix's own width, once laid out
+        cell = max(20.0, min(self.width() - left - 16, view_w or 1e9) / k)
+        ticks = [fit_title(label_title(lb), cell - 12, fm.horizontalAdvance) for lb in self._labels]
+        axis.setTicks([[(i + 0.5, t) for i, t in enumerate(ticks)]])
+        lines = max(t.count("\n") + 1 for t in ticks)
+        axis.setHeight(lines * fm.lineSpacing() + fm.lineSpacing() + 18)
+        self._column_ticks = ticks
+
+    def column_titles(self) -> list[str]:
+        """The column names as drawn (after fitting them to the cell width)."""
+        return list(getattr(self, "_column_ticks", []))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._layout_columns()
 
     def _show_selection(self, r: int, c: int) -> None:
         self._selection_box.setRect(QRectF(c, r, 1, 1))

@@ -99,15 +99,19 @@ class ExplainView(QWidget):
     def message(self) -> str:
         return self._message.text() if not self._message.isHidden() else ""
 
-    def show_folder(self, folder_id: int) -> None:
+    def show_folder(self, folder_id: int, name: str | None = None) -> None:
         """Explain ``folder_id`` (computed on a worker; the old request is discarded)."""
         self._folder_id = int(folder_id)
+        self._folder_name = name or "the selected folder"  # never an internal id
         self._message.hide()
         self._busy.setValue(0)
         self._busy.show()
         first = not self._service.is_running()
         self._title.setText(
-            f"Explaining folder {folder_id}…" + (" (loading the model the first time takes a few seconds)" if first else "")
+            f"Explaining “{name}”…" if name else "Explaining the selected folder…"
+        )
+        self._title.setText(
+            self._title.text() + (" (loading the model the first time takes a few seconds)" if first else "")
         )
         fid = self._folder_id
 
@@ -157,7 +161,7 @@ class ExplainView(QWidget):
             text = str(error) if isinstance(error, UserError) else f"Could not explain this folder: {error}"
             self._message.setText(text)
             self._message.show()
-            self._title.setText(f"Folder {folder_id}")
+            self._title.setText(self._folder_name)
             self._show_empty()
             self.message_shown.emit(text)
             return

@@ -101,13 +101,14 @@ class FolderTreeView(QWidget):
         self.tree.setExpandsOnDoubleClick(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.setIconSize(QSize(16, 16))
+        # A filter lists paths: cut in the middle so both the top folder and the name show
+        # (the full path is the tooltip).
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setAccessibleName("Folder tree")
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FILES, 55), (COL_PREDICTED, 135), (COL_CONFIDENCE, 80), (COL_LABEL, 150)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, width)
+        self._size_columns()
 
         # One wrapping label, so the legend never forces a minimum window width.
         parts = [
@@ -136,7 +137,30 @@ class FolderTreeView(QWidget):
         self.tree.doubleClicked.connect(self._on_double_clicked)
         self.tree.customContextMenuRequested.connect(self._on_context_menu)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        self._saved_tree: tuple[list[int], int | None] | None = None
+        self._picked_in_filter: int | None = None
+        model.modelAboutToBeReset.connect(self._on_about_to_reset)
         model.modelReset.connect(self._on_model_reset)
+
+    def _size_columns(self) -> None:
+        """Name takes what is left; the others are as wide as their widest possible content
+        (measured once from the font: a content-sized column of a lazy tree would jump while
+        scrolling). The user can still drag them."""
+        header = self.tree.header()
+        fm = self.tree.fontMetrics()
+        hfm = header.fontMetrics()
+        titles = [lb.title for lb in labels()]
+        icon = self.tree.iconSize().width() + 8
+        widest = {
+            COL_FILES: [fm.horizontalAdvance("12,345")],
+            COL_PREDICTED: [icon + fm.horizontalAdvance(t) for t in titles],
+            COL_CONFIDENCE: [fm.horizontalAdvance("100%")],
+            COL_LABEL: [icon + fm.horizontalAdvance("⚠ " + t) for t in titles],
+        }
+        for col, widths in widest.items():
+            head = hfm.horizontalAdvance(str(self._model.headerData(col, Qt.Orientation.Horizontal))) + 24
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, max([head, *[w + 16 for w in widths]]))
 
     # -- public -------------------------------------------------------------------------------
     @property
@@ -248,9 +272,45 @@ class FolderTreeView(QWidget):
         if fid is not None and not self._syncing:
             self.folder_selected.emit(fid)
 
+    def _on_about_to_reset(self) -> None:
+        """Remember the tree's expansion and cursor before a filter replaces it, and the
+        folder picked in the filter's list before the tree comes back."""
+        m = self._model
+        if not m.is_flat:
+            expanded = []
+            for fid in m.loaded_ids():
+                idx = m.index_for_folder(fid)
+                if idx.isValid() and self.tree.isExpanded(idx):
+                    expanded.append(fid)
+            self._saved_tree = (expanded, m.folder_id(self.tree.currentIndex()))
+            self._picked_in_filter = None
+        else:
+            picked = m.folder_id(self.tree.currentIndex())
+            if picked is not None:
+                self._picked_in_filter = picked
+
     def _on_model_reset(self) -> None:
-        if not self._model.is_flat:
+        if self._model.is_flat:
+            return
+        saved, self._saved_tree = self._saved_tree, None
+        if saved is None:
             QTimer.singleShot(0, self, self.expand_root)
+            return
+        # Back from a filter: the tree as it was, the cursor on the folder picked in the
+        # filter's list (else where it was before).
+        expanded, current = saved
+        picked, self._picked_in_filter = self._picked_in_filter, None
+
+        def restore() -> None:
+            for fid in expanded:
+                idx = self._model.index_for_folder(fid)
+                if idx.isValid():
+                    self.tree.expand(idx)
+            target = picked if picked is not None else current
+            if target is None or not self.select_folder(target):
+                self.expand_root()
+
+        QTimer.singleShot(0, self, restore)
 
     def _on_context_menu(self, pos) -> None:
         idx = self.tree.indexAt(pos)

@@ -128,7 +128,9 @@ class ResultsPanel(QWidget):
         vf.setPointSizeF(vf.pointSizeF() * 1.3)
         vf.setBold(True)
         self.verdict_label.setFont(vf)
+        self.verdict_label.setWordWrap(True)
         self.gain_label = QLabel()
+        self.gain_label.setWordWrap(True)
         self.run_label = QLabel()
         self.run_label.setWordWrap(True)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -201,15 +203,19 @@ class ResultsPanel(QWidget):
         )
         right.addWidget(self.bars, 3)
         right.addWidget(
-            QLabel("<b>Most common errors</b> <span style='color:gray'>true -> predicted : N</span>")
+            QLabel("<b>Most common errors</b> <span style='color:gray'>true → predicted: N</span>")
         )
         right.addWidget(self.errors_view, 2)
         right_w = QWidget()
         right_w.setLayout(right)
+        # Side by side when there is room, one above the other when not (see resizeEvent):
+        # the panel never needs a horizontal scrollbar.
         charts_split = QSplitter(Qt.Orientation.Horizontal)
         charts_split.addWidget(heat_w)
         charts_split.addWidget(right_w)
+        charts_split.setChildrenCollapsible(False)
         charts_split.setSizes([560, 440])
+        self.charts_split = charts_split
 
         # The part exported as PNG: header + charts.
         self.charts = QFrame()
@@ -251,6 +257,9 @@ class ResultsPanel(QWidget):
         report_split = QSplitter(Qt.Orientation.Vertical)
         report_split.addWidget(self.charts)
         report_split.addWidget(drill_w)
+        report_split.setChildrenCollapsible(False)
+        drill_w.setMinimumHeight(180)  # the drill-down never shrinks to its header
+        self.report_split = report_split
         report_split.setStretchFactor(0, 3)
         report_split.setStretchFactor(1, 2)
         report_split.setSizes([520, 300])
@@ -293,6 +302,29 @@ class ResultsPanel(QWidget):
         lay.addWidget(self.message_label)
         lay.addWidget(self.tabs, 1)
         self._update_changes()
+
+    def side_by_side_width(self) -> int:
+        """The width from which the matrix and the F1 bars fit next to each other."""
+        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
+        return heat.minimumSizeHint().width() + right.minimumSizeHint().width() + 40
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """As narrow as the charts one above the other (the scroll area then gives the panel
+        the viewport's width, and resizeEvent picks the orientation that fits)."""
+        hint = super().minimumSizeHint()
+        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
+        narrow = max(heat.minimumSizeHint().width(), right.minimumSizeHint().width()) + 24
+        return QSize(min(hint.width(), narrow), hint.height())
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        want = (
+            Qt.Orientation.Horizontal if ev.size().width() >= self.side_by_side_width() else Qt.Orientation.Vertical
+        )
+        if self.charts_split.orientation() != want:
+            self.charts_split.setOrientation(want)
+            # Stacked, the charts need their full height: the Results tab scrolls down instead.
+            self.charts.setMinimumHeight(900 if want == Qt.Orientation.Vertical else 0)
 
     # ================================================================== public API
     @property
