@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--storage",
         metavar="DIR",
-        help="data folder holding index.db and training.db (default: the one opened last, "
-        "else the per-user data folder or $FS_ORGANIZER_BASE_PATH/data)",
+        help="data folder holding index.db and training.db (default: the per-user data folder or "
+        "$FS_ORGANIZER_BASE_PATH/data; the one used last is offered on the welcome screen)",
     )
     p.add_argument(
         "--screenshot",
@@ -86,7 +86,7 @@ def run(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
-    from fsorg_desktop.app_settings import LAST_DATA_DIR, AppSettings
+    from fsorg_desktop.app_settings import AppSettings
 
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName(APP)
@@ -111,12 +111,9 @@ def run(argv: list[str] | None = None) -> int:
         app_settings = AppSettings(QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
     else:
         app_settings = AppSettings()
-    if args.storage:
-        storage = StorageSettings.from_storage_arg(args.storage)
-    elif args.screenshot is None and app_settings.get(LAST_DATA_DIR):
-        storage = StorageSettings.from_storage_arg(app_settings.get(LAST_DATA_DIR))
-    else:
-        storage = StorageSettings.default()
+    # The data folder used last is offered on the welcome screen ("Reopen …"), not reopened
+    # silently: without --storage the app opens the default data folder.
+    storage = StorageSettings.from_storage_arg(args.storage) if args.storage else StorageSettings.default()
 
     window = MainWindow(storage, app_settings=app_settings)
     _install_excepthook(lambda: window)

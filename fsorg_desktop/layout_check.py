@@ -56,10 +56,9 @@ def clipped_widgets(root: QWidget, *, slack: int = 1) -> list[str]:
         hint = w.minimumSizeHint()
         if not hint.isValid():
             continue
-        mn = w.minimumSize()  # an explicit minimum the layout must honour anyway
-        need_w, need_h = max(hint.width(), 0), max(hint.height(), 0)
-        if mn.width() > 0:
-            need_w = min(need_w, mn.width()) if w.maximumWidth() < need_w else need_w
+        # a maximum below the hint is a deliberate choice (a 6 px busy bar), not a clip
+        need_w = min(max(hint.width(), 0), w.maximumWidth())
+        need_h = min(max(hint.height(), 0), w.maximumHeight())
         if w.width() + slack < need_w or w.height() + slack < need_h:
             out.append(f"{_name(w)}: {w.width()}x{w.height()} < minimum {need_w}x{need_h}")
     for tb in root.findChildren(QToolBar):

@@ -14,6 +14,7 @@ import importlib
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -134,6 +135,10 @@ class MainWindow(DropTarget, QMainWindow):
         self.status_library = QLabel()
         self.status_labels = QLabel()
         self.statusBar().addPermanentWidget(self.status_labels)
+        sep = QFrame()  # two facts, never one run-together sentence
+        sep.setFrameShape(QFrame.Shape.VLine)
+        sep.setFrameShadow(QFrame.Shadow.Sunken)
+        self.statusBar().addPermanentWidget(sep)
         self.statusBar().addPermanentWidget(self.status_library)
 
         # -- controllers: each gets the host and the few things it uses --
@@ -195,6 +200,7 @@ class MainWindow(DropTarget, QMainWindow):
         la.open_failed.connect(lambda: self.stack.setCurrentIndex(PAGE_WELCOME))
         la.features_ready.connect(lambda _snap: (self.refresh_predictions(), self._update_enabled()))
         la.recent_changed.connect(self._refresh_recent)
+        la.storage_opened.connect(lambda storage: setattr(self, "storage", storage))
         self.welcome.open_requested.connect(la.choose_folder)
         self.welcome.recent_requested.connect(self.open_recent)
         for view in (self.tree_view, self.sample_view):
@@ -261,7 +267,6 @@ class MainWindow(DropTarget, QMainWindow):
         return self.results_tab.panel
 
     def open_storage(self, storage: StorageSettings, *, root: str | None = None) -> None:
-        self.storage = storage
         self.library_actions.open_storage(storage, root=root)
 
     def open_recent(self, lib: RecentLibrary) -> None:
@@ -294,12 +299,15 @@ class MainWindow(DropTarget, QMainWindow):
             self.stack.setCurrentIndex(PAGE_WORK)
             self.setWindowTitle(f"{state.root_name} — fsorg")
             self.status_library.setText(
-                f"{state.root_name}: {snap.folder_count:,} folders, {snap.file_count:,} files (snapshot {snap.id})"
+                f"Library {state.root_name}: {snap.folder_count:,} folders, {snap.file_count:,} files"
             )
             self.statusBar().clearMessage()
             self.settings.add_recent(RecentLibrary(str(state.settings.data_dir), snap.root))
             self.sample_model.set_rows([])
             self.sample_actions.load_saved(snap.id)
+            br = self.tree_model.browser
+            lib_ops.file_totals_op(self.runner, state.dbs, snap.id, lambda totals, err: (
+                self.tree_model.set_file_totals(totals) if err is None and self.tree_model.browser is br else None))
             QTimer.singleShot(0, self, self._announce_tree_ready)
             if self.auto_extract and not state.has_features and not any(
                 j.title == "Extract features" for j in self.runner.running()

@@ -299,10 +299,11 @@ def test_an_abstaining_prediction_is_read_and_greyed_in_the_tree(qtbot, tmp_path
                          FolderRow(9, 0, "c", "c", 1, 0, 0, "unknown", 0.2, "model", "finetuned")], False)
     grey = QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
     abstained = model.index(0, COL_PREDICTED)
-    assert abstained.data() == "Unknown"
+    # one rule with the drill-down and Explain: greyed, the label it leans to with "?"
+    assert abstained.data() == "Descriptor?"
     assert abstained.data(Qt.ItemDataRole.ForegroundRole) == grey
     tip = abstained.data(Qt.ItemDataRole.ToolTipRole)
-    assert "not sure enough" in tip and "leans to Descriptor 34%" in tip
+    assert "not sure enough" in tip and "leans to Descriptor 34%" in tip and "threshold" in tip
     assert model.index(1, COL_PREDICTED).data() == "Asset type"
     assert model.index(1, COL_PREDICTED).data(Qt.ItemDataRole.ForegroundRole) is None
     assert model.index(2, COL_PREDICTED).data(Qt.ItemDataRole.ForegroundRole) == grey  # an 'unknown' answer

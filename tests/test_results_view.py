@@ -217,7 +217,7 @@ def test_relabel_from_the_drill_down_is_saved_and_undoable(qtbot, env):
     assert "✎" in panel.drill_model.index(view.source_row(row), 4).data()
     assert panel.changes_since_run() == {fid: "content_subject"}
     assert "(1)" in panel.retrain_button.text()
-    assert "1 label changed since this run" in panel.changes_label.text()
+    assert panel.changes_label.text() == "✎ 1 label changed (1 in this list) since this run."
     # The cell still lists the same folders: the run's truth does not move.
     assert _listed_paths(panel) == expected_cell(LIBRARY, "descriptor", "content_subject")
 
@@ -430,3 +430,25 @@ def test_refresh_keeps_the_list_and_the_selected_folder(qtbot, env):
     assert panel.current_eval_run_id == eval_id
     assert _listed_paths(panel) == expected_cell(LIBRARY, "descriptor", "content_subject")
     assert panel.drill_view.selected_folder_ids() == chosen
+
+
+def test_labels_added_since_the_run_are_counted(qtbot, env):
+    """A folder the run did not score, labelled after it (Label next, a new sample), counts as
+    new since the run: the panel must not say "No label changed" after a batch of labels."""
+    lib, ctl, runner = env
+    eval_id = make_eval(lib)
+    panel = _panel(qtbot, lib, ctl, runner)
+    _open(qtbot, panel, eval_id)
+    assert panel.changes_label.text() == "No label changed since this run."
+    with lib.dbs.index.connect() as c:
+        all_ids = [r[0] for r in c.exec_driver_sql("SELECT id FROM folders WHERE snapshot_id = ?", (lib.snapshot_id,))]
+    scored = {r.folder_id for r in panel.current_run.items}
+    fresh = [f for f in all_ids if f not in scored and ctl.label_of(f) is None]
+    assert fresh, "the test library needs a folder outside the run"
+    ctl.set_labels(fresh[:1], "other")
+    assert panel.new_labels_since_run() == 1
+    assert panel.changes_label.text() == "✎ 1 folder newly labelled since this run."
+    assert panel.retrain_button.text() == "Retrain with my corrections (1)"
+    ctl.set_labels(fresh[:1], None)  # cleared again: nothing new
+    assert panel.changes_label.text() == "No label changed since this run."
+    runner.drain()

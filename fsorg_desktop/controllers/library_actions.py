@@ -29,6 +29,7 @@ class LibraryActions(QObject):
     open_failed = Signal()
     features_ready = Signal(int)  # snapshot id whose features were just extracted
     recent_changed = Signal()  # the recent-libraries list changed
+    storage_opened = Signal(object)  # StorageSettings now being opened (the window's data folder)
 
     def __init__(self, host: "Host", settings: AppSettings) -> None:
         super().__init__(host.parent)
@@ -37,6 +38,7 @@ class LibraryActions(QObject):
 
     def open_storage(self, storage: StorageSettings, *, root: str | None = None) -> None:
         """Open a data folder (in the background) and show its newest snapshot, or the drop zone."""
+        self.storage_opened.emit(storage)
         self.settings.set(LAST_DATA_DIR, str(storage.data_dir))
         self.h.status(f"Opening {storage.data_dir} …", 0)
 

@@ -21,6 +21,8 @@ from shiboken6 import isValid
 from engine.jobs import Cancelled, UserError
 from engine.taxonomy import label_by_name
 from fsorg_desktop.services.explain import ExplainService
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
+from fsorg_desktop.style.certainty import is_unsure, shown_title
 from fsorg_desktop.style.label_style import label_color, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
@@ -195,17 +197,23 @@ class ExplainView(QWidget):
         else:
             self._heuristic.setText("<b>Heuristic</b>: no rule fired")
         rows = []
-        for label, p in ex.top3:
+        for i, (label, p) in enumerate(ex.top3):
             color = label_color(label).name()
             width = max(1, int(round(p * 120)))
+            # the same rule as the tree and the drill-down (fsorg_desktop.style.certainty)
+            unsure = i == 0 and is_unsure(p, abstained=bool(getattr(ex, "abstained", False)))
+            name = html.escape(shown_title(_title(label), unsure))
+            if unsure:
+                name = f"<span style='color:gray'>{name}</span>"
             rows.append(
-                f"<tr><td>{html.escape(_title(label))}</td>"
+                f"<tr><td>{name}</td>"
                 f"<td><table cellspacing=0 cellpadding=0><tr><td bgcolor='{color}' width={width} height=10></td>"
                 f"</tr></table></td><td align=right>&nbsp;{p:.0%}</td></tr>"
             )
         self._top.setText(
             f"<b>Model</b> <span style='color:gray'>({html.escape(ex.model)})</span>"
             f"<table cellspacing=4>{''.join(rows)}</table>"
+            f"<span style='color:gray'>{html.escape(CERTAINTY_LEGEND)}</span>"
         )
         self._nearest.clear()
         for n in ex.nearest:

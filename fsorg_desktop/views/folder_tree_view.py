@@ -36,6 +36,7 @@ from fsorg_desktop.models.folder_tree_model import (
     FolderTreeModel,
     IsLoadMoreRole,
 )
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
 from fsorg_desktop.style.label_keys import CLEAR, label_for_key
 from fsorg_desktop.style.label_style import label_color
 
@@ -115,7 +116,10 @@ class FolderTreeView(QWidget):
             f"<b>{i}</b>&nbsp;<span style='color:{label_color(lb.name).name()}'>●</span>&nbsp;{lb.title}"
             for i, lb in enumerate(labels(), start=1)
         ]
-        self.legend = QLabel("Keys: " + " &nbsp; ".join(parts + ["<b>0</b>&nbsp;clear"]))
+        self.legend = QLabel(
+            "Keys: " + " &nbsp; ".join(parts + ["<b>0</b>&nbsp;clear"])
+            + f"<br><span style='color:gray'>{CERTAINTY_LEGEND}</span>"
+        )
         self.legend.setWordWrap(True)
         self.legend.setToolTip("Select folders and press a number to label them; 0 or Delete clears")
 
@@ -137,7 +141,7 @@ class FolderTreeView(QWidget):
         self.tree.doubleClicked.connect(self._on_double_clicked)
         self.tree.customContextMenuRequested.connect(self._on_context_menu)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
-        self._saved_tree: tuple[list[int], int | None] | None = None
+        self._saved_tree: tuple[int, list[int], int | None] | None = None
         self._picked_in_filter: int | None = None
         model.modelAboutToBeReset.connect(self._on_about_to_reset)
         model.modelReset.connect(self._on_model_reset)
@@ -155,12 +159,13 @@ class FolderTreeView(QWidget):
             COL_FILES: [fm.horizontalAdvance("12,345")],
             COL_PREDICTED: [icon + fm.horizontalAdvance(t) for t in titles],
             COL_CONFIDENCE: [fm.horizontalAdvance("100%")],
-            COL_LABEL: [icon + fm.horizontalAdvance("⚠ " + t) for t in titles],
+            COL_LABEL: [icon + fm.horizontalAdvance(t) for t in titles],
         }
+        widest[COL_PREDICTED].append(hfm.horizontalAdvance("Your model says"))
         for col, widths in widest.items():
             head = hfm.horizontalAdvance(str(self._model.headerData(col, Qt.Orientation.Horizontal))) + 24
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, max([head, *[w + 16 for w in widths]]))
+            header.resizeSection(col, max([head, *[w + 12 for w in widths]]))
 
     # -- public -------------------------------------------------------------------------------
     @property
@@ -282,7 +287,7 @@ class FolderTreeView(QWidget):
                 idx = m.index_for_folder(fid)
                 if idx.isValid() and self.tree.isExpanded(idx):
                     expanded.append(fid)
-            self._saved_tree = (expanded, m.folder_id(self.tree.currentIndex()))
+            self._saved_tree = (m.generation, expanded, m.folder_id(self.tree.currentIndex()))
             self._picked_in_filter = None
         else:
             picked = m.folder_id(self.tree.currentIndex())
@@ -293,12 +298,12 @@ class FolderTreeView(QWidget):
         if self._model.is_flat:
             return
         saved, self._saved_tree = self._saved_tree, None
-        if saved is None:
+        if saved is None or saved[0] != self._model.generation:
             QTimer.singleShot(0, self, self.expand_root)
             return
         # Back from a filter: the tree as it was, the cursor on the folder picked in the
         # filter's list (else where it was before).
-        expanded, current = saved
+        _gen, expanded, current = saved
         picked, self._picked_in_filter = self._picked_in_filter, None
 
         def restore() -> None:

@@ -54,8 +54,10 @@ from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.models.results_drill_model import ResultsDrillModel
 from fsorg_desktop.models.results_errors_model import ErrorRole, ResultsErrorsModel
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
 from fsorg_desktop.style.results_style import label_title
 from fsorg_desktop.views.confusion_heatmap import ConfusionHeatmap
+from fsorg_desktop.views.empty_hint import set_empty_text
 from fsorg_desktop.views.f1_bars import F1Bars
 from fsorg_desktop.views.history_view import ResultsHistoryView
 from fsorg_desktop.views.results_comparison_view import ResultsComparisonView
@@ -108,6 +110,8 @@ class ResultsPanel(QWidget):
         self._now: dict[int, str | None] = {}  # folder id -> label now, where it differs
         self._drill: R.DrillDown | None = None
         self._retrain_base: int | None = None
+        self._outside: set[int] = set()  # labelled, not in the run, when the run was shown
+        self._added: set[int] = set()  # labelled since then, not in the run
         self._build()
         label_controller.labels_changed.connect(self._on_labels_changed)
         label_controller.labels_reset.connect(self._on_labels_reset)
@@ -196,6 +200,7 @@ class ResultsPanel(QWidget):
         self.errors_view.activated.connect(self._on_error_activated)
         self.errors_view.setMinimumHeight(90)
         self.errors_view.setIconSize(QSize(12, 12))
+        set_empty_text(self.errors_view, "No errors: every scored folder was predicted right.")
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(
@@ -235,6 +240,7 @@ class ResultsPanel(QWidget):
         self.drill_view = ResultsDrillView(self.drill_model)
         self.drill_view.label_requested.connect(self._on_label_requested)
         self.drill_view.folder_selected.connect(self.folder_activated)
+        set_empty_text(self.drill_view, "No folders listed yet: click a matrix cell, an error line or a bar.")
         self.changes_label = QLabel()
         self.retrain_button = QPushButton("Retrain with my corrections")
         self.retrain_button.setToolTip(
@@ -243,6 +249,9 @@ class ResultsPanel(QWidget):
         self.retrain_button.clicked.connect(self._on_retrain_clicked)
         drill_head = QHBoxLayout()
         drill_head.addWidget(self.drill_title, 1)
+        self.certainty_legend = QLabel(CERTAINTY_LEGEND)  # one rule with the tree and Explain
+        self.certainty_legend.setWordWrap(True)
+        self.certainty_legend.setEnabled(False)
         drill_foot = QHBoxLayout()
         drill_foot.addWidget(self.changes_label, 1)
         drill_foot.addWidget(self.retrain_button)
@@ -252,6 +261,7 @@ class ResultsPanel(QWidget):
         drill_lay.addLayout(drill_head)
         drill_lay.addWidget(self.drill_note)
         drill_lay.addWidget(self.drill_view, 1)
+        drill_lay.addWidget(self.certainty_legend)
         drill_lay.addLayout(drill_foot)
 
         report_split = QSplitter(Qt.Orientation.Vertical)
@@ -479,6 +489,10 @@ class ResultsPanel(QWidget):
         self._run = run
         self._truth = {it.folder_id: it.true_label for it in run.items}
         self._now = {ch.folder_id: ch.label_now for ch in run.changes}
+        # Folders labelled outside the run's set when it is shown; any other label added
+        # later counts as new since the run (Label next, a sample: "Retrain" should learn them).
+        self._outside = {fid for fid in self._labels.labels() if fid not in self._truth}
+        self._added = set()
         rep, info = run.report, run.info
         self.report_stack.setCurrentIndex(1)
         self.score_label.setText(f"{rep.macro_f1 * 100:.1f}%")
@@ -585,8 +599,14 @@ class ResultsPanel(QWidget):
     # ================================================================== labels changed
     def _on_labels_changed(self, folder_ids: list) -> None:
         changed: dict[int, str | None] = {}
+        added_before = len(self._added)
         for fid in folder_ids:
             if fid not in self._truth:
+                if self._run is not None and fid not in self._outside:
+                    if self._labels.label_of(fid) is None:
+                        self._added.discard(fid)
+                    else:
+                        self._added.add(fid)
                 continue
             now = self._labels.label_of(fid)
             changed[fid] = now
@@ -596,6 +616,7 @@ class ResultsPanel(QWidget):
                 self._now[fid] = now
         if changed:
             self.drill_model.set_current_labels(changed)
+        if changed or len(self._added) != added_before:
             self._update_changes()
 
     def _on_labels_reset(self) -> None:
@@ -606,21 +627,30 @@ class ResultsPanel(QWidget):
         """Folders of the shown run whose label differs now from when it was scored."""
         return dict(self._now)
 
+    def new_labels_since_run(self) -> int:
+        """Folders labelled since the shown run that it did not score (e.g. a Label next batch)."""
+        return len(self._added)
+
     def _update_changes(self) -> None:
-        n = len(self._now)
+        n, added = len(self._now), len(self._added)
         has_run = self._run is not None
         self.retrain_button.setEnabled(has_run)
         self.retrain_button.setText(
-            f"Retrain with my corrections ({n})" if n else "Retrain with my corrections"
+            f"Retrain with my corrections ({n + added})" if n + added else "Retrain with my corrections"
         )
         if not has_run:
             self.changes_label.setText("")
-        elif n:
+            return
+        parts = []
+        if n:
             in_list = self.drill_model.changed_count()
-            extra = f", {in_list} in this list" if self._drill is not None else ""
-            self.changes_label.setText(f"✎ {n} label{'s' if n != 1 else ''} changed since this run{extra}.")
-        else:
-            self.changes_label.setText("No label changed since this run.")
+            extra = f" ({in_list} in this list)" if self._drill is not None else ""
+            parts.append(f"{n} label{'s' if n != 1 else ''} changed{extra}")
+        if added:
+            parts.append(f"{added} folder{'s' if added != 1 else ''} newly labelled")
+        self.changes_label.setText(
+            f"✎ {' and '.join(parts)} since this run." if parts else "No label changed since this run."
+        )
 
     def _on_retrain_clicked(self) -> None:
         self._retrain_base = self.current_eval_run_id
