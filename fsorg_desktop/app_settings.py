@@ -103,6 +103,8 @@ def restore_window(window, splitter, settings: AppSettings) -> None:
     st = settings.get(WINDOW_STATE)
     if isinstance(st, QByteArray) and not st.isEmpty():
         window.restoreState(st)
+    elif getattr(window, "jobs_dock", None) is not None:
+        window.jobs_dock.hide()  # first start: no empty panel; it opens when a job starts
     sp = settings.get(SPLITTER)
     if isinstance(sp, QByteArray) and not sp.isEmpty():
         splitter.restoreState(sp)

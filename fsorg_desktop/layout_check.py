@@ -53,8 +53,8 @@ def clipped_widgets(root: QWidget, *, slack: int = 1) -> list[str]:
             continue
         if _in_scroll_viewport(w):
             continue
-        hint = w.minimumSizeHint()
-        if not hint.isValid():
+        hint = w.minimumSizeHint().expandedTo(w.minimumSize())  # what Qt's layouts honour
+        if not hint.isValid() or hint.isEmpty():
             continue
         # a maximum below the hint is a deliberate choice (a 6 px busy bar), not a clip
         need_w = min(max(hint.width(), 0), w.maximumWidth())

@@ -66,7 +66,9 @@ def take(app, window, storage, out: Path, *, size: tuple[int, int] = (1280, 800)
             window.stack.setCurrentIndex(0)
             settle()
             return
-        _pick_folder(window)
+        fid = _pick_folder(window)
+        if fid is not None:
+            window.explain_tab.schedule(fid)  # (a program's selection does not emit folder_selected)
         if tab == "results":
             window.side_tabs.setCurrentWidget(window.results_tab)
             panel = window.results_tab.ensure_panel()
@@ -102,6 +104,8 @@ def take(app, window, storage, out: Path, *, size: tuple[int, int] = (1280, 800)
         return 1
     print(f"saved {out} ({window.width()}x{window.height()}, tab {tab}, {time.monotonic() - t0:.2f} s after opening)")
     problems = clipped_widgets(window)
+    if (window.width(), window.height()) != size:
+        problems.append(f"the window grew to {window.width()}x{window.height()} (its content needs more than {size})")
     if tab == "results":
         problems += horizontal_scrollbars(window.results_tab)
     for p in problems:

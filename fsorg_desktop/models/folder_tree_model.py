@@ -372,7 +372,9 @@ class FolderTreeModel(QAbstractItemModel):
         """The Predicted column's header: which model the predictions come from ("Your model
         says", "Baseline says"; "Heuristic says" before any model ran)."""
         run = self._browser.prediction_run if self._browser is not None else None
-        return f"{model_title(run.kind)} says" if run else "Heuristic says"
+        # (after an evaluation of the labelled folders only, the others keep the heuristic's
+        # guess: italic and grey, "Heuristic guess" in their tooltip, as the legend says)
+        return f"{model_title(run.kind)} says" if run is not None else "Heuristic says"
 
     def _root_title(self, r: FolderRow) -> str:
         return self._root_label or r.name or "Library"

@@ -98,9 +98,12 @@ class ResultsTab(QScrollArea):
             return
         sizes = splitter.sizes()
         total = sum(sizes)
-        right = min(max(sizes[1], self.panel.sizeHint().width() + 20), int(total * 0.5))
-        if right > sizes[1]:
-            splitter.setSizes([total - right, right])
+        need = self.panel.side_by_side_width() + 24  # the matrix and the bars next to each other
+        if need > total * 0.5:
+            return  # they will sit one above the other: never starve the tree for nothing
+        want = max(need, int(total * 0.45))  # on a large screen, room for the class names
+        if sizes[1] < want:
+            splitter.setSizes([total - want, want])
 
     def module_loaded(self, error: BaseException | None) -> None:
         if error is not None:

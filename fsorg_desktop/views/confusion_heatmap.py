@@ -54,11 +54,29 @@ def fit_title(title: str, width_px: float, text_width) -> str:
         if fits(cand):
             return cand
     words = [w for w in title.replace("/", " ").split() if w]
-    for n in range(6, 1, -1):
-        short = "\n".join(w if len(w) <= n + 1 else w[:n] + "." for w in words[:2])
-        if fits(short):
-            return short
+
+    def shorten(word: str) -> str:  # the longest prefix (with a dot) that fits
+        if fits(word):
+            return word
+        for n in range(len(word) - 1, 1, -1):
+            if fits(word[:n] + "."):
+                return word[:n] + "."
+        return word[:1]
+
+    short = "\n".join(shorten(w) for w in words[:2])
+    if fits(short):
+        return short
     return "".join(w[0] for w in words).upper()
+
+
+def _key(label: str, i: int) -> str:
+    """The label's key (1–6) as the column name of a narrow matrix."""
+    from fsorg_desktop.style.label_style import label_key
+
+    try:
+        return label_key(label)
+    except KeyError:
+        return str(i + 1)
 
 
 def cell_colors(counts: np.ndarray, normalised: bool) -> np.ndarray:
@@ -99,7 +117,7 @@ class ConfusionHeatmap(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self, self)
-        self.setMinimumSize(320, 270)
+        self.setMinimumSize(300, 260)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._labels: list[str] = []
         self._counts = np.zeros((0, 0), dtype=int)
@@ -209,9 +227,6 @@ class ConfusionHeatmap(pg.PlotWidget):
                 self._vb.addItem(t)
                 row_items.append(t)
             self._texts.append(row_items)
-        titles = [label_title(lb) for lb in self._labels]
-        item = self.getPlotItem()
-        item.getAxis("left").setTicks([[(i + 0.5, t) for i, t in enumerate(titles)]])
         self._layout_columns()
         self._vb.setRange(xRange=(0, k), yRange=(0, k), padding=0)
         self._vb.disableAutoRange()
@@ -224,19 +239,29 @@ class ConfusionHeatmap(pg.PlotWidget):
 
     def _layout_columns(self) -> None:
         """Column names that fit the cells at the current width, and an axis tall enough for
-        them and its title (so nothing overlaps the checkbox below)."""
+        them and its title (so nothing overlaps the checkbox below). When even a shortened
+        name does not fit, every column shows its label key (1–6, the keys the user labels
+        with) and the row names say which key is which."""
         k = len(self.__dict__.get("_labels") or ())  # (pyqtgraph resizes before __init__ has run)
         if not k:
             return
         axis = self.getPlotItem().getAxis("bottom")
+        left_axis = self.getPlotItem().getAxis("left")
         fm = QFontMetrics(axis.style.get("tickFont") or self.font())
-        left = self.getPlotItem().getAxis("left").width()
         view_w = self._vb.width() or 0  # the matrix's own width, once laid out
-        cell = max(20.0, min(self.width() - left - 16, view_w or 1e9) / k)
-        ticks = [fit_title(label_title(lb), cell - 12, fm.horizontalAdvance) for lb in self._labels]
+        cell = max(20.0, min(self.width() - left_axis.width() - 16, view_w or 1e9) / k)
+        titles = [label_title(lb) for lb in self._labels]
+        ticks = [fit_title(t, cell - 14, fm.horizontalAdvance) for t in titles]
+        readable = all(len(word) >= 4 or word == t for t, tick in zip(titles, ticks) for word in tick.split())
+        if readable:
+            left_axis.setTicks([[(i + 0.5, t) for i, t in enumerate(titles)]])
+        else:
+            keys = [_key(lb, i) for i, lb in enumerate(self._labels)]
+            ticks = keys
+            left_axis.setTicks([[(i + 0.5, f"{t}  {key}") for i, (t, key) in enumerate(zip(titles, keys))]])
         axis.setTicks([[(i + 0.5, t) for i, t in enumerate(ticks)]])
         lines = max(t.count("\n") + 1 for t in ticks)
-        axis.setHeight(lines * fm.lineSpacing() + fm.lineSpacing() + 18)
+        axis.setHeight(lines * fm.lineSpacing() + fm.lineSpacing() + 30)
         self._column_ticks = ticks
 
     def column_titles(self) -> list[str]:

@@ -67,6 +67,10 @@ class ExplainView(QWidget):
         self._heuristic.setTextFormat(Qt.TextFormat.RichText)
         self._top = QLabel()
         self._top.setTextFormat(Qt.TextFormat.RichText)
+        self._legend = QLabel(CERTAINTY_LEGEND)  # one rule with the tree and the drill-down
+        self._legend.setWordWrap(True)
+        self._legend.setEnabled(False)
+        self._legend.hide()
         self._nearest_title = QLabel("Nearest labelled folders")
         self._nearest = QListWidget()
         self._nearest.setToolTip("Double-click to select the folder in the tree")
@@ -81,7 +85,8 @@ class ExplainView(QWidget):
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        for w in (self._title, self._busy, self._message, self._note, self._heuristic, self._top, self._nearest_title):
+        for w in (self._title, self._busy, self._message, self._note, self._heuristic, self._top, self._legend,
+                  self._nearest_title):
             lay.addWidget(w)
         lay.addWidget(self._nearest, 1)
         self._show_empty()
@@ -178,6 +183,7 @@ class ExplainView(QWidget):
     def _show_empty(self) -> None:
         self._heuristic.setText("")
         self._top.setText("")
+        self._legend.hide()
         self._nearest.clear()
         self._nearest_title.setVisible(False)
         self._nearest.setVisible(False)
@@ -213,8 +219,8 @@ class ExplainView(QWidget):
         self._top.setText(
             f"<b>Model</b> <span style='color:gray'>({html.escape(ex.model)})</span>"
             f"<table cellspacing=4>{''.join(rows)}</table>"
-            f"<span style='color:gray'>{html.escape(CERTAINTY_LEGEND)}</span>"
         )
+        self._legend.setVisible(True)
         self._nearest.clear()
         for n in ex.nearest:
             item = QListWidgetItem(

@@ -30,7 +30,7 @@ class F1Bars(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self, self)
-        self.setMinimumSize(260, 200)
+        self.setMinimumSize(240, 200)
         item = self.getPlotItem()
         item.setLabel("bottom", "F1")
         item.showAxis("right")
@@ -68,7 +68,7 @@ class F1Bars(pg.PlotWidget):
         for i, lb in enumerate(labels):
             s = per_class.get(lb)
             if s is None or s.support == 0:
-                t = pg.TextItem("not in this test set", color=(140, 140, 140), anchor=(0, 0.5))
+                t = pg.TextItem("not scored", color=(140, 140, 140), anchor=(0, 0.5))
                 t.setPos(0.01, i)
                 t.setFont(font)
                 item.addItem(t)
@@ -88,16 +88,16 @@ class F1Bars(pg.PlotWidget):
             item.addItem(self._macro)
             item.addItem(self._macro_label)
         self._macro.setValue(macro_f1)
-        self._macro_label.setText(f"macro {macro_f1:.2f}")
-        # Left of the line when it is past the middle: the text never runs off the plot.
-        self._macro_label.setAnchor((1.0, 0.5) if macro_f1 > 0.5 else (0.0, 0.5))
-        self._macro_label.setPos(macro_f1, -0.62)
+        # The dashed line's value goes in the axis title, not next to the line, where a narrow
+        # chart would cut it.
+        self._macro_label.setText("")
+        item.setLabel("bottom", f"F1 · dashed line: macro {macro_f1:.2f}")
         item.getAxis("left").setTicks([[(i, label_title(lb)) for i, lb in enumerate(labels)]])
         # The values sit on the right axis, which widens to fit them (pyqtgraph sizes an
         # axis to its tick texts), so "n=…" is never cut however narrow the chart.
         item.getAxis("right").setTicks([values])
         item.getViewBox().setRange(xRange=(0, 1.0), yRange=(-0.95, max(k, 1) - 0.4), padding=0.01)
-        item.getAxis("bottom").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
+        item.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(v / 10, "") for v in range(11)]])
         self.setAccessibleName(
             "Per-class F1: "
             + "; ".join(

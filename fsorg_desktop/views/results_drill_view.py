@@ -37,7 +37,10 @@ class ResultsDrillView(QTableView):
         self.setAlternatingRowColors(True)
         self.verticalHeader().hide()
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the folder's own name is at the end
+        # long paths cut in the middle: the top folder and the folder's own name stay (full path: tooltip)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # the Folder column gives way instead: the Results tab never scrolls sideways
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         h = self.horizontalHeader()
         h.setSectionResizeMode(ResultsDrillModel.PATH, QHeaderView.ResizeMode.Stretch)
         for c in range(1, ResultsDrillModel.NOW + 1):

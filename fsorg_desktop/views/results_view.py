@@ -203,13 +203,15 @@ class ResultsPanel(QWidget):
         set_empty_text(self.errors_view, "No errors: every scored folder was predicted right.")
         right = QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(
-            QLabel("<b>F1 per class</b> <span style='color:gray'>(hover for precision and recall)</span>")
-        )
+        # short one-line titles (a wrapped title's height is not reserved by the layout); the
+        # reading hints are their tooltips
+        f1_title = QLabel("<b>F1 per class</b>")
+        f1_title.setToolTip("Hover a bar for its precision and recall; click it to list its folders")
+        errors_title = QLabel("<b>Most common errors</b>")
+        errors_title.setToolTip("True label → predicted label: number of folders. Click a line to list them")
+        right.addWidget(f1_title)
         right.addWidget(self.bars, 3)
-        right.addWidget(
-            QLabel("<b>Most common errors</b> <span style='color:gray'>true → predicted: N</span>")
-        )
+        right.addWidget(errors_title)
         right.addWidget(self.errors_view, 2)
         right_w = QWidget()
         right_w.setLayout(right)
@@ -311,12 +313,21 @@ class ResultsPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.message_label)
         lay.addWidget(self.tabs, 1)
+        self.charts.setMinimumHeight(self._charts_min_height(Qt.Orientation.Horizontal))
         self._update_changes()
 
     def side_by_side_width(self) -> int:
         """The width from which the matrix and the F1 bars fit next to each other."""
         heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
         return heat.minimumSizeHint().width() + right.minimumSizeHint().width() + 40
+
+    def _charts_min_height(self, orientation) -> int:
+        """Room for the header and the charts at their minimum (one above the other, or side by
+        side): the panel scrolls down instead of squeezing a chart under its neighbour."""
+        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
+        h = [heat.minimumSizeHint().height(), right.minimumSizeHint().height()]
+        charts = sum(h) + 12 if orientation == Qt.Orientation.Vertical else max(h)
+        return charts + self.score_label.sizeHint().height() + self.score_caption.sizeHint().height() + 40
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         """As narrow as the charts one above the other (the scroll area then gives the panel
@@ -334,7 +345,7 @@ class ResultsPanel(QWidget):
         if self.charts_split.orientation() != want:
             self.charts_split.setOrientation(want)
             # Stacked, the charts need their full height: the Results tab scrolls down instead.
-            self.charts.setMinimumHeight(900 if want == Qt.Orientation.Vertical else 0)
+            self.charts.setMinimumHeight(self._charts_min_height(want))
 
     # ================================================================== public API
     @property

@@ -147,13 +147,13 @@ class SampleView(QWidget):
         self.table.setAccessibleName("Sample table")
         h = self.table.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in ((COL_PATH, 200), (COL_NAME, 130), (COL_PARENT, 120), (COL_CHILDREN, 160),
-                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 140), (COL_SUSPECT, 28),
+        for col, w in ((COL_PATH, 220), (COL_NAME, 120), (COL_PARENT, 120), (COL_CHILDREN, 160),
+                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 125), (COL_SUSPECT, 28),
                        (COL_MODEL, 140), (COL_MARGIN, 60)):
             h.resizeSection(col, w)
-        # Where the folder is, right next to its name ("maps" or "assets" alone says little);
-        # long paths are cut in the middle so the top folder and the name stay readable.
-        h.moveSection(h.visualIndex(COL_PATH), 1)
+        # Where the folder is, right after its name and your label ("maps" or "assets" alone
+        # says little); long paths are cut in the middle so the top folder and the name stay.
+        h.moveSection(h.visualIndex(COL_PATH), h.visualIndex(COL_LABEL) + 1)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_context_menu)
