@@ -14,18 +14,12 @@ import importlib
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
-    QFrame,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QStackedWidget,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
 )
 
-from engine.browse import Browser
 from engine.settings import StorageSettings
 from fsorg_desktop.actions import create_actions, enable_for_library
 from fsorg_desktop.app_settings import AppSettings, RecentLibrary, restore_window, save_window
@@ -36,26 +30,25 @@ from fsorg_desktop.controllers.label_actions import LabelActions
 from fsorg_desktop.controllers.library_actions import LibraryActions
 from fsorg_desktop.controllers.model_actions import ModelActions
 from fsorg_desktop.controllers.sample_actions import SampleActions
+from fsorg_desktop.controllers.tree_actions import TreeActions
 from fsorg_desktop.dialogs import DialogHost
 from fsorg_desktop.drop import DropTarget, dropped_folder
 from fsorg_desktop.jobs import JobRunner, JobState, Pool
 from fsorg_desktop.label_controller import LabelController
 from fsorg_desktop.library import LibraryState
 from fsorg_desktop.menus import (
-    SHORTCUTS_NOTE,
-    about_texts,
     build_menus,
+    connect_help,
     fill_context_menu,
     fill_recent_menu,
-    shortcuts_html,
 )
 from fsorg_desktop.models.folder_tree_model import FolderTreeModel
 from fsorg_desktop.models.sample_table_model import SampleTableModel
-from fsorg_desktop.ops import library as lib_ops
 from fsorg_desktop.suspects import SuspectSet
 from fsorg_desktop.tabs.explain_tab import ExplainTab
 from fsorg_desktop.tabs.results_tab import RESULTS_MODULE, ResultsTab
-from fsorg_desktop.views.banner import Banner
+from fsorg_desktop.tabs.side_tabs import SideTabs
+from fsorg_desktop.views.banner import Banner, status_labels, with_banner
 from fsorg_desktop.views.folder_tree_view import FolderTreeView
 from fsorg_desktop.views.jobs_panel import JobsPanel, jobs_dock
 from fsorg_desktop.views.sample_view import SampleView
@@ -82,8 +75,6 @@ class MainWindow(DropTarget, QMainWindow):
         self.dialogs = DialogHost(self)
         self.state: LibraryState | None = None
         self._closing = False
-        self._results_widened = False
-        self._batch_done = False  # every row of the sample on screen is labelled
         self.auto_extract = True  # extract features of a snapshot opened without them (off for --screenshot)
 
         self.undo_group = QUndoGroup(self)
@@ -106,40 +97,23 @@ class MainWindow(DropTarget, QMainWindow):
             current_folder=lambda: self.tree_view.current_folder_id(),
             name_for=self._folder_name,
         )
-        self.side_tabs = QTabWidget()
-        self.side_tabs.setDocumentMode(True)
-        self.side_tabs.addTab(self.sample_view, "Sample")
-        self.side_tabs.addTab(self.results_tab, "Results")
-        self.side_tabs.addTab(self.explain_tab, "Explain")
-        self.side_tabs.setTabToolTip(2, "Why the model labels the selected folder as it does")
+        self.side_tabs = SideTabs(self.sample_view, self.results_tab, self.explain_tab)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.tree_view)
         self.splitter.addWidget(self.side_tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
+        self.side_tabs.splitter = self.splitter
         self.stack = QStackedWidget()
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.splitter)
         self.banner = Banner()  # results and next steps, never a modal box
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addWidget(self.banner)
-        lay.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(with_banner(self.banner, self.stack))
 
         self.jobs_panel = JobsPanel(self.runner)
         self.jobs_dock = jobs_dock(self.jobs_panel, self)
-        self.status_library = QLabel()
-        self.status_labels = QLabel()
-        self.statusBar().addPermanentWidget(self.status_labels)
-        sep = QFrame()  # two facts, never one run-together sentence
-        sep.setFrameShape(QFrame.Shape.VLine)
-        sep.setFrameShadow(QFrame.Shadow.Sunken)
-        self.statusBar().addPermanentWidget(sep)
-        self.statusBar().addPermanentWidget(self.status_library)
+        self.status_labels, self.status_library = status_labels(self.statusBar())
 
         # -- controllers: each gets the host and the few things it uses --
         self.host = Host(
@@ -154,6 +128,7 @@ class MainWindow(DropTarget, QMainWindow):
         )
         self.actions_ = create_actions(self)
         self.library_actions = LibraryActions(self.host, self.settings)
+        self.tree_actions = TreeActions(self.host, self.tree_model, self.tree_view)
         self.filter_actions = FilterActions(self.host, self.tree_model, self.tree_view, self.suspects)
         self.sample_actions = SampleActions(self.host, self.sample_model)
         self.model_actions = ModelActions(self.host, self.settings)
@@ -188,10 +163,7 @@ class MainWindow(DropTarget, QMainWindow):
         a.rescan.triggered.connect(la.rescan)
         a.quit.triggered.connect(self.close)
         a.find.triggered.connect(lambda: (self.tree_view.name_filter.setFocus(), self.tree_view.name_filter.selectAll()))
-        a.about.triggered.connect(lambda: self.dialogs.message("About fsorg", *about_texts(str(self.storage.data_dir))))
-        a.shortcuts.triggered.connect(
-            lambda: self.dialogs.message("Keyboard shortcuts", shortcuts_html(), informative=SHORTCUTS_NOTE)
-        )
+        connect_help(a, self.dialogs, lambda: str(self.storage.data_dir))
         for name, act in a.label.items():
             act.triggered.connect(lambda _=False, n=name: self.label_actions.label_selection(n))
         a.clear_label.triggered.connect(lambda _=False: self.label_actions.label_selection(None))
@@ -227,29 +199,25 @@ class MainWindow(DropTarget, QMainWindow):
         ma.results_available.connect(self.results_tab.show_eval_run)
         ma.results_available.connect(self.model_results_changed)
         ma.report_ready.connect(
-            lambda _what, text: self.banner.show_notice(
-                text, "Show results", lambda: self.side_tabs.setCurrentWidget(self.results_tab)
-            )
+            lambda _what, text: self.banner.show_notice(text, "Show results", lambda: self.side_tabs.setCurrentIndex(1))
         )
         ma.model_trained.connect(self.explain_tab.set_model)
         a.label_next.triggered.connect(lambda: aa.label_next())
         self.sample_view.label_next_requested.connect(lambda: aa.label_next())
         aa.sample_generated.connect(self._on_sample_generated)
         a.find_suspects.triggered.connect(lambda: aa.find_suspects())
-        aa.suspects_found.connect(self._on_suspects_found)
+        aa.suspects_found.connect(self.tree_actions.show_suspects)
         a.look_alikes.triggered.connect(lambda: aa.apply_to_look_alikes())
         a.learning_curves.triggered.connect(lambda: aa.learning_curves())
         aa.curves_ready.connect(self._show_curves)
         rt, et = self.results_tab, self.explain_tab
         rt.folder_activated.connect(self.reveal_folder)
         rt.retrain_requested.connect(ma.train)
-        rt.badge_changed.connect(lambda on: self.side_tabs.setTabText(1, "Results •" if on else "Results"))
         et.folder_activated.connect(self.reveal_folder)
         for src in (rt, et):
             src.message_shown.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
-        self.side_tabs.currentChanged.connect(self._on_side_tab_changed)
         self.sample_model.modelReset.connect(self._update_enabled)
-        self.sample_model.modelReset.connect(self._on_sample_reset)
+        sa.sample_completed.connect(lambda k: self.banner.offer_retrain(k, self.model_actions.train))
         self.runner.job_started.connect(lambda _job: (self.jobs_dock.show(), self._update_enabled()))
         self.runner.job_finished.connect(lambda _job: self._update_enabled())
 
@@ -285,8 +253,8 @@ class MainWindow(DropTarget, QMainWindow):
         self._set_label_controller(ctl)
         self.suspects.clear()
         self.explain_tab.set_library(state, self.model_actions.trained_model())
+        self.tree_actions.show_snapshot(state)
         if state.snapshot is None:
-            self.tree_model.set_browser(None)
             self.sample_model.set_rows([])
             self.stack.setCurrentIndex(PAGE_WELCOME)
             self.welcome.set_recent(self.settings.recent())
@@ -294,8 +262,6 @@ class MainWindow(DropTarget, QMainWindow):
             self.statusBar().showMessage("Drop the root folder of your library on the window to begin.")
         else:
             snap = state.snapshot
-            self.tree_model.set_root_title(state.root_name)
-            self.tree_model.set_browser(Browser.for_settings(state.settings, snap.id))
             self.stack.setCurrentIndex(PAGE_WORK)
             self.setWindowTitle(f"{state.root_name} — fsorg")
             self.status_library.setText(
@@ -305,9 +271,6 @@ class MainWindow(DropTarget, QMainWindow):
             self.settings.add_recent(RecentLibrary(str(state.settings.data_dir), snap.root))
             self.sample_model.set_rows([])
             self.sample_actions.load_saved(snap.id)
-            br = self.tree_model.browser
-            lib_ops.file_totals_op(self.runner, state.dbs, snap.id, lambda totals, err: (
-                self.tree_model.set_file_totals(totals) if err is None and self.tree_model.browser is br else None))
             QTimer.singleShot(0, self, self._announce_tree_ready)
             if self.auto_extract and not state.has_features and not any(
                 j.title == "Extract features" for j in self.runner.running()
@@ -319,18 +282,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.library_opened.emit(state)
 
     def refresh_predictions(self) -> None:
-        """Re-read predictions for every loaded folder (after extract or predict)."""
-        if self.state is None or self.state.snapshot is None or self.tree_model.browser is None:
-            return
-        br = self.tree_model.browser
-        br.refresh_prediction_run()
-
-        def done(rows, error) -> None:
-            if error is None and self.tree_model.browser is br:
-                self.tree_model.update_rows(rows)
-
-        lib_ops.read_rows_op(self.runner, self.state.settings, self.state.snapshot.id, self.tree_model.loaded_ids(),
-                             done)
+        self.tree_actions.refresh_predictions()
 
     def _set_label_controller(self, ctl: LabelController) -> None:
         old, self.labels = self.labels, ctl
@@ -365,23 +317,9 @@ class MainWindow(DropTarget, QMainWindow):
         sus = self.suspects.get(folder_id, self.labels.label_of(folder_id))
         return None if sus is None else "⚠ " + SuspectSet.tooltip(sus)
 
-    def _on_side_tab_changed(self, _index: int) -> None:
-        if self.side_tabs.currentWidget() is self.explain_tab:
-            self.explain_tab.shown()
-        if self.side_tabs.currentWidget() is self.results_tab:
-            if not self._results_widened and self.results_tab.ensure_panel() is not None:
-                self._results_widened = True  # once per session, never against a later choice of the user
-                self.results_tab.widen(self.splitter)
-            self.results_tab.shown()
-
     def reveal_folder(self, folder_id: int) -> None:
         """Select a folder in the tree (from the results or Explain tab), leaving a filter if needed."""
         self.tree_view.reveal(folder_id)
-
-    def _on_suspects_found(self, flags: list) -> None:
-        if flags:
-            self.tree_view.show_suspects()  # the flat list of suspects, ⚠ in "Your label"
-            self.tree_view.tree.setFocus()
 
     def _show_curves(self, result: dict) -> None:
         from fsorg_desktop.views.learning_curve_view import LearningCurveDialog
@@ -395,21 +333,6 @@ class MainWindow(DropTarget, QMainWindow):
     def _update_label_status(self) -> None:
         n = self.labels.count()
         self.status_labels.setText(f"{n:,} folder{'s' if n != 1 else ''} labelled by you")
-        m = self.sample_model
-        done = m.rowCount() > 0 and m.labelled_count() == m.rowCount()
-        if done and not self._batch_done:  # the batch just became complete: suggest the next step
-            k = m.rowCount()
-            self.banner.show_notice(
-                f"<b>All {k} folder{'s' if k != 1 else ''} of this sample are labelled.</b> Retrain so the "
-                "model learns from them (then Label next picks where it still hesitates).",
-                "Retrain now",
-                self.model_actions.train,
-            )
-        self._batch_done = done
-
-    def _on_sample_reset(self) -> None:
-        m = self.sample_model  # a sample loaded already complete is not news
-        self._batch_done = m.rowCount() > 0 and m.labelled_count() == m.rowCount()
 
     def _on_sample_generated(self, rows: list) -> None:
         self.side_tabs.setCurrentWidget(self.sample_view)

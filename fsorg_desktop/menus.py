@@ -135,3 +135,11 @@ def fill_recent_menu(menu: QMenu, items: list, open_recent) -> None:
         act.setToolTip(lib.data_dir)
         act.triggered.connect(lambda _=False, r=lib: open_recent(r))
     menu.setEnabled(bool(items))
+
+
+def connect_help(a: Actions, dialogs, data_dir) -> None:
+    """Help ▸ About and Help ▸ Keyboard shortcuts (non-blocking message boxes)."""
+    a.about.triggered.connect(lambda: dialogs.message("About fsorg", *about_texts(data_dir())))
+    a.shortcuts.triggered.connect(
+        lambda: dialogs.message("Keyboard shortcuts", shortcuts_html(), informative=SHORTCUTS_NOTE)
+    )

@@ -28,11 +28,15 @@ if TYPE_CHECKING:
 
 class SampleActions(QObject):
     sample_generated = Signal(list)  # the new sample's rows (dicts of CSV cells)
+    sample_completed = Signal(int)  # the last unlabelled row of the sample on screen got a label (rows)
 
     def __init__(self, host: "Host", sample_model: "SampleTableModel") -> None:
         super().__init__(host.parent)
         self.h = host
         self.sample_model = sample_model
+        self._complete = False  # every row of the sample on screen is labelled
+        sample_model.modelReset.connect(lambda: self._check_complete(announce=False))  # loaded complete: no news
+        sample_model.dataChanged.connect(lambda *_: self._check_complete(announce=True))
 
     def generate_samples(self) -> None:
         if self.h.state is None or self.h.state.snapshot is None:
@@ -78,6 +82,13 @@ class SampleActions(QObject):
                 )
 
         return sample_ops.generate_op(self.h.runner, self.h.state.settings, snap, cfg, done)
+
+    def _check_complete(self, *, announce: bool) -> None:
+        m = self.sample_model
+        done = m.rowCount() > 0 and m.labelled_count() == m.rowCount()
+        if done and not self._complete and announce:  # suggest the next step once
+            self.sample_completed.emit(m.rowCount())
+        self._complete = done
 
     def load_saved(self, snapshot_id: int) -> JobState:
         """Show the sample saved for ``snapshot_id`` (if the library is still open when read)."""

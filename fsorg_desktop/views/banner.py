@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStatusBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class Banner(QFrame):
@@ -48,6 +57,15 @@ class Banner(QFrame):
         self.button.setVisible(bool(action))
         self.show()
 
+    def offer_retrain(self, n_rows: int, retrain: Callable[[], None]) -> None:
+        """The sample on screen is fully labelled: suggest the next step."""
+        self.show_notice(
+            f"<b>All {n_rows} folder{'s' if n_rows != 1 else ''} of this sample are labelled.</b> Retrain so "
+            "the model learns from them (then Label next picks where it still hesitates).",
+            "Retrain now",
+            retrain,
+        )
+
     def message(self) -> str:
         return self.text.text() if self.isVisible() or not self.isHidden() else ""
 
@@ -57,3 +75,26 @@ class Banner(QFrame):
         if action is not None:
             action()
         self.action_triggered.emit()
+
+
+def with_banner(banner: Banner, content: QWidget) -> QWidget:
+    """``banner`` above ``content``, as one central widget."""
+    central = QWidget()
+    lay = QVBoxLayout(central)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    lay.addWidget(banner)
+    lay.addWidget(content, 1)
+    return central
+
+
+def status_labels(bar: QStatusBar) -> tuple[QLabel, QLabel]:
+    """(labels count, library facts) as two permanent status bar texts with a line between
+    them, never one run-together sentence."""
+    labels, library = QLabel(), QLabel()
+    sep = QFrame()
+    sep.setFrameShape(QFrame.Shape.VLine)
+    sep.setFrameShadow(QFrame.Shadow.Sunken)
+    for w in (labels, sep, library):
+        bar.addPermanentWidget(w)
+    return labels, library

@@ -27,21 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListView,
-    QMenu,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
@@ -51,17 +38,9 @@ from engine.jobs import Cancelled, UserError
 from engine.storage import Databases
 from fsorg_desktop.jobs import JobRunner, JobState, run_query
 from fsorg_desktop.label_controller import LabelController
-from fsorg_desktop.models.results_drill_model import ResultsDrillModel
-from fsorg_desktop.models.results_errors_model import ErrorRole, ResultsErrorsModel
-from fsorg_desktop.models.results_history_model import ResultsHistoryModel
-from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
+from fsorg_desktop.models.results_errors_model import ErrorRole
 from fsorg_desktop.style.results_style import label_title
-from fsorg_desktop.views.confusion_heatmap import ConfusionHeatmap
-from fsorg_desktop.views.empty_hint import set_empty_text
-from fsorg_desktop.views.f1_bars import F1Bars
-from fsorg_desktop.views.history_view import ResultsHistoryView
-from fsorg_desktop.views.results_comparison_view import ResultsComparisonView
-from fsorg_desktop.views.results_drill_view import ResultsDrillView
+from fsorg_desktop.views.results_layout import build_results_panel
 
 log = logging.getLogger(__name__)
 
@@ -118,203 +97,7 @@ class ResultsPanel(QWidget):
 
     # ================================================================== layout
     def _build(self) -> None:
-        # -- header: the number, the verdict, what run this is, actions
-        self.score_label = QLabel("–")
-        big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 3.0)
-        big.setBold(True)
-        self.score_label.setFont(big)
-        self.score_label.setToolTip("Macro F1: the average of the per-class F1 scores")
-        self.score_caption = QLabel("Macro F1")
-        self.score_caption.setEnabled(False)
-        self.verdict_label = QLabel()
-        vf = QFont(self.font())
-        vf.setPointSizeF(vf.pointSizeF() * 1.3)
-        vf.setBold(True)
-        self.verdict_label.setFont(vf)
-        self.verdict_label.setWordWrap(True)
-        self.gain_label = QLabel()
-        self.gain_label.setWordWrap(True)
-        self.run_label = QLabel()
-        self.run_label.setWordWrap(True)
-        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        verdict_box = QVBoxLayout()
-        verdict_box.addStretch(1)
-        verdict_box.addWidget(self.verdict_label)
-        verdict_box.addWidget(self.gain_label)
-        verdict_box.addWidget(self.run_label)
-        verdict_box.addStretch(1)
-        score_box = QVBoxLayout()
-        score_box.addWidget(self.score_caption)
-        score_box.addWidget(self.score_label)
-        self.export_button = QToolButton()
-        self.export_button.setText("Export")
-        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.export_button)
-        menu.addAction("Charts as PNG…", lambda: self._ask_export("png"))
-        menu.addAction("Numbers as CSV…", lambda: self._ask_export("csv"))
-        menu.addAction("Numbers as JSON…", lambda: self._ask_export("json"))
-        self.export_button.setMenu(menu)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
-        actions = QVBoxLayout()
-        actions.addWidget(self.export_button)
-        actions.addWidget(self.refresh_button)
-        actions.addStretch(1)
-        header = QHBoxLayout()
-        header.addLayout(score_box)
-        header.addSpacing(16)
-        header.addLayout(verdict_box, 1)
-        header.addLayout(actions)
-
-        # -- charts
-        self.heatmap = ConfusionHeatmap()
-        self.heatmap.cell_activated.connect(self._on_cell_activated)
-        self.normalise_box = QCheckBox("Row-normalised (share of each true label)")
-        self.normalise_box.toggled.connect(self.heatmap.set_normalised)
-        legend = QLabel(
-            "Blue: right answers · red: mistakes (darker = more) · click a cell to list its folders"
-        )
-        legend.setEnabled(False)
-        legend.setWordWrap(True)
-        heat_box = QVBoxLayout()
-        heat_box.setContentsMargins(0, 0, 0, 0)
-        heat_title = QLabel("<b>Confusion matrix</b>")
-        heat_box.addWidget(heat_title)
-        heat_box.addWidget(self.heatmap, 1)
-        heat_row = QHBoxLayout()
-        heat_row.addWidget(self.normalise_box)
-        heat_row.addStretch(1)
-        heat_box.addLayout(heat_row)
-        heat_box.addWidget(legend)
-        heat_w = QWidget()
-        heat_w.setLayout(heat_box)
-
-        self.bars = F1Bars()
-        self.bars.class_activated.connect(lambda lb: self._request_drill(lb, None))
-        self.errors_model = ResultsErrorsModel(self)
-        self.errors_view = QListView()
-        self.errors_view.setModel(self.errors_model)
-        self.errors_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
-        self.errors_view.clicked.connect(self._on_error_activated)
-        self.errors_view.activated.connect(self._on_error_activated)
-        self.errors_view.setMinimumHeight(90)
-        self.errors_view.setIconSize(QSize(12, 12))
-        set_empty_text(self.errors_view, "No errors: every scored folder was predicted right.")
-        right = QVBoxLayout()
-        right.setContentsMargins(0, 0, 0, 0)
-        # short one-line titles (a wrapped title's height is not reserved by the layout); the
-        # reading hints are their tooltips
-        f1_title = QLabel("<b>F1 per class</b>")
-        f1_title.setToolTip("Hover a bar for its precision and recall; click it to list its folders")
-        errors_title = QLabel("<b>Most common errors</b>")
-        errors_title.setToolTip("True label → predicted label: number of folders. Click a line to list them")
-        right.addWidget(f1_title)
-        right.addWidget(self.bars, 3)
-        right.addWidget(errors_title)
-        right.addWidget(self.errors_view, 2)
-        right_w = QWidget()
-        right_w.setLayout(right)
-        # Side by side when there is room, one above the other when not (see resizeEvent):
-        # the panel never needs a horizontal scrollbar.
-        charts_split = QSplitter(Qt.Orientation.Horizontal)
-        charts_split.addWidget(heat_w)
-        charts_split.addWidget(right_w)
-        charts_split.setChildrenCollapsible(False)
-        charts_split.setSizes([560, 440])
-        self.charts_split = charts_split
-
-        # The part exported as PNG: header + charts.
-        self.charts = QFrame()
-        charts_lay = QVBoxLayout(self.charts)
-        charts_lay.setContentsMargins(6, 6, 6, 6)
-        charts_lay.addLayout(header)
-        charts_lay.addWidget(charts_split, 1)
-
-        # -- drill-down
-        self.drill_title = QLabel("Click a matrix cell, an error line or a bar to list its folders.")
-        self.drill_title.setWordWrap(True)
-        self.drill_note = QLabel()
-        self.drill_note.setWordWrap(True)
-        self.drill_note.setStyleSheet("QLabel { color: #9a6700; }")
-        self.drill_note.hide()
-        self.drill_model = ResultsDrillModel(self)
-        self.drill_view = ResultsDrillView(self.drill_model)
-        self.drill_view.label_requested.connect(self._on_label_requested)
-        self.drill_view.folder_selected.connect(self.folder_activated)
-        set_empty_text(self.drill_view, "No folders listed yet: click a matrix cell, an error line or a bar.")
-        self.changes_label = QLabel()
-        self.retrain_button = QPushButton("Retrain with my corrections")
-        self.retrain_button.setToolTip(
-            "Train a new model on your current labels, then compare it with this run"
-        )
-        self.retrain_button.clicked.connect(self._on_retrain_clicked)
-        drill_head = QHBoxLayout()
-        drill_head.addWidget(self.drill_title, 1)
-        self.certainty_legend = QLabel(CERTAINTY_LEGEND)  # one rule with the tree and Explain
-        self.certainty_legend.setWordWrap(True)
-        self.certainty_legend.setEnabled(False)
-        drill_foot = QHBoxLayout()
-        drill_foot.addWidget(self.changes_label, 1)
-        drill_foot.addWidget(self.retrain_button)
-        drill_w = QWidget()
-        drill_lay = QVBoxLayout(drill_w)
-        drill_lay.setContentsMargins(6, 0, 6, 6)
-        drill_lay.addLayout(drill_head)
-        drill_lay.addWidget(self.drill_note)
-        drill_lay.addWidget(self.drill_view, 1)
-        drill_lay.addWidget(self.certainty_legend)
-        drill_lay.addLayout(drill_foot)
-
-        report_split = QSplitter(Qt.Orientation.Vertical)
-        report_split.addWidget(self.charts)
-        report_split.addWidget(drill_w)
-        report_split.setChildrenCollapsible(False)
-        drill_w.setMinimumHeight(180)  # the drill-down never shrinks to its header
-        self.report_split = report_split
-        report_split.setStretchFactor(0, 3)
-        report_split.setStretchFactor(1, 2)
-        report_split.setSizes([520, 300])
-
-        self.empty_label = QLabel(
-            "No evaluation yet.\n\nTrain a model, or run the baseline or zero-shot model on labelled "
-            "folders: its Macro F1, confusion matrix and errors will appear here."
-        )
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.report_stack = QStackedWidget()
-        self.report_stack.addWidget(self.empty_label)
-        self.report_stack.addWidget(report_split)
-
-        # -- history and comparison
-        self.history_model = ResultsHistoryModel(self)
-        self.history_view = ResultsHistoryView(self.history_model)
-        self.history_view.run_requested.connect(self._on_history_run_requested)
-        self.history_view.compare_requested.connect(self.show_comparison)
-        self.comparison_view = ResultsComparisonView()
-        self.comparison_view.run_requested.connect(self._on_history_run_requested)
-
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.report_stack, "Report")
-        self.tabs.addTab(self.history_view, "History")
-        self.tabs.addTab(self.comparison_view, "Compare")
-
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-        )
-        self.message_label.linkActivated.connect(lambda _link: self._show_message(""))
-        self.message_label.hide()
-        self._message = ""
-        self._message_is_error = False
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.message_label)
-        lay.addWidget(self.tabs, 1)
-        self.charts.setMinimumHeight(self._charts_min_height(Qt.Orientation.Horizontal))
-        self._update_changes()
+        build_results_panel(self)
 
     def side_by_side_width(self) -> int:
         """The width from which the matrix and the F1 bars fit next to each other."""
