@@ -17,10 +17,12 @@ _EXEMPT = ("QScrollBar", "QSplitterHandle", "QToolBarExtension", "QRubberBand", 
 
 
 def _in_scroll_viewport(w: QWidget) -> bool:
+    """Inside an item view or a chart's viewport (their content scrolls or is drawn, not laid
+    out). The content of a QScrollArea is checked: the area gives it at least its minimum."""
     p = w.parentWidget()
     while p is not None:
         gp = p.parentWidget()
-        if isinstance(gp, QAbstractScrollArea) and gp.viewport() is p:
+        if isinstance(gp, QAbstractScrollArea) and not isinstance(gp, QScrollArea) and gp.viewport() is p:
             return True
         p = gp
     return False

@@ -304,7 +304,7 @@ def test_retrain_then_comparison(qtbot, env):
     cmp = sig.args[0]
     assert (cmp.old.id, cmp.new.id) == (old, new)
     view = panel.comparison_view
-    assert panel.tabs.currentWidget() is view
+    assert panel.tabs.currentWidget().widget() is view  # (the Compare page scrolls when narrow)
     assert view.delta.text() == f"{cmp.macro_f1_delta * 100:+.1f} pts" and cmp.macro_f1_delta > 0
     assert view.old_card.score.text() == f"{cmp.old_report.macro_f1 * 100:.1f}%"
     assert view.new_card.score.text() == f"{cmp.new_report.macro_f1 * 100:.1f}%"

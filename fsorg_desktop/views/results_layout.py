@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListView,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -224,8 +225,10 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     panel.tabs = QTabWidget()
     panel.tabs.setDocumentMode(True)
     panel.tabs.addTab(panel.report_stack, "Report")
-    panel.tabs.addTab(panel.history_view, "History")
-    panel.tabs.addTab(panel.comparison_view, "Compare")
+    # History and Compare keep their natural width; on a narrow Results tab they scroll
+    # (the Report page always fits)
+    panel.tabs.addTab(_scrolled(panel.history_view), "History")
+    panel.tabs.addTab(_scrolled(panel.comparison_view), "Compare")
 
     panel.message_label = QLabel()
     panel.message_label.setWordWrap(True)
@@ -242,3 +245,12 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     lay.addWidget(panel.tabs, 1)
     panel.charts.setMinimumHeight(panel._charts_min_height(Qt.Orientation.Horizontal))
     panel._update_changes()
+
+
+def _scrolled(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    area.setMinimumWidth(200)
+    return area

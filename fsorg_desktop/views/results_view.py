@@ -106,11 +106,14 @@ class ResultsPanel(QWidget):
 
     def _charts_min_height(self, orientation) -> int:
         """Room for the header and the charts at their minimum (one above the other, or side by
-        side): the panel scrolls down instead of squeezing a chart under its neighbour."""
-        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
-        h = [heat.minimumSizeHint().height(), right.minimumSizeHint().height()]
-        charts = sum(h) + 12 if orientation == Qt.Orientation.Vertical else max(h)
-        return charts + self.score_label.sizeHint().height() + self.score_caption.sizeHint().height() + 40
+        side): the panel scrolls down instead of squeezing a chart under its neighbour (a
+        squeezed layout would draw the checkbox over the matrix's axis)."""
+        if self.charts_split.orientation() != orientation:
+            self.charts_split.setOrientation(orientation)
+        lay = self.charts.layout()
+        lay.invalidate()
+        slack = 130  # wrapped texts (verdict, run line, legend) take more lines at narrow widths
+        return lay.totalMinimumSize().height() + slack
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         """As narrow as the charts one above the other (the scroll area then gives the panel
@@ -315,7 +318,7 @@ class ResultsPanel(QWidget):
 
     def _on_comparison_loaded(self, comparison: R.Comparison) -> None:
         self.comparison_view.set_comparison(comparison)
-        self.tabs.setCurrentWidget(self.comparison_view)
+        self.tabs.setCurrentIndex(2)  # Compare (its view sits in a scroll area)
         self.comparison_shown.emit(comparison)
 
     # ================================================================== drill-down
