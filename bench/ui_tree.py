@@ -35,8 +35,8 @@ from engine.core.settings import StorageSettings  # noqa: E402
 from fsorg_desktop.jobs import JobRunner  # noqa: E402
 from fsorg_desktop.label_controller import LabelController  # noqa: E402
 from fsorg_desktop.models.folder_tree_model import FolderTreeModel, IsLoadMoreRole  # noqa: E402
-from fsorg_desktop.synthetic import make_snapshot  # noqa: E402
 from fsorg_desktop.views.folder_tree_view import FolderTreeView  # noqa: E402
+from tests.helpers.synthetic import make_snapshot  # noqa: E402
 
 
 class PaintWatch(QObject):

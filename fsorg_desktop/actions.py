@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QStyle, QWidget
 
 from engine.core.taxonomy import labels
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_style import label_icon
 
 
 @dataclass
@@ -51,6 +51,20 @@ def _act(parent: QWidget, text: str, shortcut=None, tip: str = "", icon=None) ->
     return a
 
 
+# Short toolbar texts: the full text is in the menus and the tooltip, and the whole toolbar
+# must fit a 1024 px window without its » overflow.
+_TOOLBAR_TEXT = {
+    "open_folder": "Open",
+    "generate_samples": "Sample",
+    "label_next": "Label next 20",
+    "import_csv": "Import",
+    "export_sample": "Export",
+    "evaluate_baseline": "Baseline",
+    "train": "Train",
+    "predict": "Predict all",
+}
+
+
 def create_actions(parent: QWidget) -> Actions:
     P = QStyle.StandardPixmap
     label_actions: dict[str, QAction] = {}
@@ -66,7 +80,7 @@ def create_actions(parent: QWidget) -> Actions:
     clear = QAction("Clear label", parent)
     clear.setShortcuts([QKeySequence("0"), QKeySequence(Qt.Key.Key_Delete)])
     clear.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-    return Actions(
+    acts = Actions(
         open_folder=_act(parent, "&Open library folder…", QKeySequence.StandardKey.Open,
                          "scan a folder (you can also drop it on the window)", P.SP_DirOpenIcon),
         rescan=_act(parent, "&Rescan", "F5", "scan the same folder again into a new snapshot", P.SP_BrowserReload),
@@ -87,9 +101,9 @@ def create_actions(parent: QWidget) -> Actions:
         zero_shot=_act(parent, "Run &zero-shot", None, "score label descriptions alone on your labels"),
         train=_act(parent, "&Train model…", "Ctrl+T", "fine-tune a classifier on your labels", P.SP_MediaPlay),
         predict=_act(parent, "&Predict all folders", "Ctrl+P",
-                     "label every folder with the newest model", P.SP_CommandLink),
+                     "label every folder with the newest model", P.SP_DialogApplyButton),
         label_next=_act(parent, "Label &next 20", "Ctrl+Shift+N",
-                        "the unlabelled folders the model hesitates on most, as the sample", P.SP_ArrowForward),
+                        "the unlabelled folders the model hesitates on most, as the sample", P.SP_FileDialogDetailedView),
         find_suspects=_act(parent, "Find &suspect labels", "Ctrl+Shift+U",
                            "labels a model trained without them strongly disagrees with", P.SP_MessageBoxWarning),
         look_alikes=_act(parent, "Apply label to &look-alikes…", "Ctrl+L",
@@ -99,3 +113,15 @@ def create_actions(parent: QWidget) -> Actions:
         about=_act(parent, "&About fsorg", None),
         shortcuts=_act(parent, "&Keyboard shortcuts", "F1"),
     )
+    for name, text in _TOOLBAR_TEXT.items():
+        getattr(acts, name).setIconText(text)
+    return acts
+
+
+def enable_for_library(a: Actions, has_library: bool, has_sample: bool) -> None:
+    """Enable what needs an open library (and, for Export sample, a sample on screen)."""
+    for act in (a.rescan, *a.label.values(), a.clear_label, a.find, a.generate_samples, a.export_tree,
+                a.import_csv, a.evaluate_baseline, a.zero_shot, a.train, a.predict, a.label_next,
+                a.find_suspects, a.look_alikes, a.learning_curves):
+        act.setEnabled(has_library)
+    a.export_sample.setEnabled(has_library and has_sample)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from engine import __version__
@@ -18,7 +17,6 @@ from engine.core.settings import StorageSettings
 
 ORG = "fsorg"
 APP = "fsorg"
-SCREENSHOT_TIMEOUT_S = 60
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--storage",
         metavar="DIR",
-        help="data folder holding index.db and training.db (default: the one opened last, "
-        "else the per-user data folder or $FS_ORGANIZER_BASE_PATH/data)",
+        help="data folder holding index.db and training.db (default: the per-user data folder or "
+        "$FS_ORGANIZER_BASE_PATH/data; the one used last is offered on the welcome screen)",
     )
     p.add_argument(
         "--screenshot",
@@ -38,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the main window on the data folder, wait until the tree has loaded, save the "
         "window as PNG and exit",
     )
+    p.add_argument("--size", metavar="WxH", default="1280x800",
+                   help="window size for --screenshot (default 1280x800)")
+    p.add_argument("--tab", default="sample", choices=["welcome", "tree", "sample", "results", "explain"],
+                   help="what --screenshot shows (default: the tree with the sample table)")
     p.add_argument("--version", action="version", version=f"fsorg {__version__}")
     return p
 
@@ -67,7 +69,16 @@ def run(argv: list[str] | None = None) -> int:
 
     # Model jobs run in spawned child processes; in a frozen bundle the child re-enters here.
     multiprocessing.freeze_support()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    size = (1280, 800)
+    if args.screenshot:
+        from fsorg_desktop.screenshot import parse_size
+
+        try:
+            size = parse_size(args.size)
+        except ValueError as e:
+            parser.error(str(e))  # one line, exit code 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -75,7 +86,7 @@ def run(argv: list[str] | None = None) -> int:
     from PySide6.QtGui import QGuiApplication, QIcon
     from PySide6.QtWidgets import QApplication
 
-    from fsorg_desktop.app_settings import LAST_DATA_DIR, AppSettings
+    from fsorg_desktop.app_settings import AppSettings
 
     QCoreApplication.setOrganizationName(ORG)
     QCoreApplication.setApplicationName(APP)
@@ -100,57 +111,16 @@ def run(argv: list[str] | None = None) -> int:
         app_settings = AppSettings(QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
     else:
         app_settings = AppSettings()
-    if args.storage:
-        storage = StorageSettings.from_storage_arg(args.storage)
-    elif args.screenshot is None and app_settings.get(LAST_DATA_DIR):
-        storage = StorageSettings.from_storage_arg(app_settings.get(LAST_DATA_DIR))
-    else:
-        storage = StorageSettings.default()
+    # The data folder used last is offered on the welcome screen ("Reopen …"), not reopened
+    # silently: without --storage the app opens the default data folder.
+    storage = StorageSettings.from_storage_arg(args.storage) if args.storage else StorageSettings.default()
 
     window = MainWindow(storage, app_settings=app_settings)
     _install_excepthook(lambda: window)
     if args.screenshot:
-        return _screenshot(app, window, storage, Path(args.screenshot))
+        from fsorg_desktop.screenshot import take
+
+        return take(app, window, storage, Path(args.screenshot), size=size, tab=args.tab)
     window.show()
     QTimer.singleShot(0, lambda: window.open_storage(storage))
     return app.exec()
-
-
-def _screenshot(app, window, storage: StorageSettings, out: Path) -> int:
-    """Open ``storage``, wait for the tree (or the drop zone) to be drawn, save, exit 0."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    window.auto_extract = False  # a screenshot only looks; it never starts writing jobs
-    window.dialogs.confirm = lambda title, text: True  # and never waits on a question
-    window.resize(1280, 800)
-    window.show()
-    loop = QEventLoop()
-    state = {"ok": False}
-
-    def ready() -> None:
-        # Two more turns of the event loop: the expanded rows get laid out and painted.
-        QTimer.singleShot(150, finish)
-
-    def finish() -> None:
-        state["ok"] = True
-        loop.quit()
-
-    window.tree_ready.connect(ready)
-    window.library_opened.connect(lambda st: ready() if st.snapshot is None else None)
-    QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, loop.quit)
-    t0 = time.monotonic()
-    window.open_storage(storage)
-    loop.exec()
-    if not state["ok"]:
-        print(f"error: the window did not finish loading within {SCREENSHOT_TIMEOUT_S} s", file=sys.stderr)
-        return 1
-    app.processEvents()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(out)):
-        print(f"error: could not write {out}", file=sys.stderr)
-        return 1
-    print(f"saved {out} ({time.monotonic() - t0:.2f} s after opening)")
-    window.runner.cancel_all()
-    window.runner.wait(30_000)
-    window.close()
-    return 0

@@ -30,6 +30,8 @@ WINDOW_STATE = Option("window/state", QByteArray(), "Docks and toolbars")
 SPLITTER = Option("window/splitter", QByteArray(), "Tree / sample table split")
 RECENT = Option("libraries/recent", "[]", "Recently opened libraries (JSON list)")
 LAST_DATA_DIR = Option("libraries/last_data_dir", "", "Data folder opened last")
+MODEL_LOAD_S = Option("models/load_seconds", 0.0, "Seconds this computer takes to load the base model (measured)")
+TRAIN_SPEED = Option("models/train_speed_factor", 1.0, "Measured training time over the step estimate")
 LOW_CONFIDENCE = Option("tree/low_confidence", 0.5, "Below this a prediction counts as low confidence")
 
 
@@ -85,3 +87,33 @@ class AppSettings:
 
     def remove_recent(self, lib: RecentLibrary) -> None:
         self.set(RECENT, json.dumps([vars(r) for r in self.recent() if r != lib]))
+
+
+def restore_window(window, splitter, settings: AppSettings) -> None:
+    """Geometry, docks and the tree / side split as they were; a first start fits the screen."""
+    geo = settings.get(GEOMETRY)
+    if isinstance(geo, QByteArray) and not geo.isEmpty():
+        window.restoreGeometry(geo)
+    else:
+        screen = window.screen().availableGeometry() if window.screen() else None
+        w, h = 1280, 800
+        if screen is not None:  # a first start on a small screen must still fit
+            w, h = min(w, int(screen.width() * 0.95)), min(h, int(screen.height() * 0.9))
+        window.resize(w, h)
+    st = settings.get(WINDOW_STATE)
+    if isinstance(st, QByteArray) and not st.isEmpty():
+        window.restoreState(st)
+    elif getattr(window, "jobs_dock", None) is not None:
+        window.jobs_dock.hide()  # first start: no empty panel; it opens when a job starts
+    sp = settings.get(SPLITTER)
+    if isinstance(sp, QByteArray) and not sp.isEmpty():
+        splitter.restoreState(sp)
+    else:
+        splitter.setSizes([760, 520])
+
+
+def save_window(window, splitter, settings: AppSettings) -> None:
+    settings.set(GEOMETRY, window.saveGeometry())
+    settings.set(WINDOW_STATE, window.saveState())
+    settings.set(SPLITTER, splitter.saveState())
+    settings.sync()

@@ -83,7 +83,7 @@ class JobState(QObject):
         self.title = title
         self.pool = pool
         self.fraction = 0.0
-        self.message = "Waiting for the job before it to finish…" if pool is Pool.JOBS else ""
+        self.message = ""  # JobRunner.run names the job this one waits for, if any
         self.status = JobStatus.QUEUED
         self.created_at = time.monotonic()
         self.started_at: float | None = None
@@ -242,6 +242,9 @@ class JobRunner(QObject):
     ) -> JobState:
         state = JobState(title, pool, on_done)
         _LIVE.add(state)
+        ahead = [j for j in self._jobs if j.pool is pool and not j.is_finished and j.title]
+        if pool is Pool.JOBS and ahead:  # name the job it waits for (it is in the Jobs panel)
+            state.message = f"Waiting for “{ahead[-1].title}” to finish…"
         if title is not None:
             self._jobs.append(state)
             state.finished.connect(lambda *_: self._on_job_finished(state))

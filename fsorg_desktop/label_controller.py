@@ -46,6 +46,7 @@ class _SetLabelsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._ctl._apply(self._before)
+        self._ctl.undone.emit(list(self._before))
 
 
 class LabelController(QObject):
@@ -53,6 +54,7 @@ class LabelController(QObject):
 
     labels_changed = Signal(list)  # folder ids whose label changed
     labels_reset = Signal()  # everything may have changed (reload)
+    undone = Signal(list)  # folder ids an undo gave their old label back (the cursor goes there)
     saved = Signal(int)  # label run id after a successful save
     save_failed = Signal(str)  # a readable message
 

@@ -20,7 +20,7 @@ from fsorg_desktop.dialogs import describe_error
 from fsorg_desktop.jobs import JobStatus, Pool
 from fsorg_desktop.main_window import MainWindow
 from fsorg_desktop.models.folder_tree_model import FIRST_CHUNK, IsLoadMoreRole
-from fsorg_desktop.synthetic import make_snapshot
+from tests.helpers.synthetic import make_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 

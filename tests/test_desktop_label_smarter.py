@@ -98,7 +98,7 @@ def window(qtbot, tmp_path, template):
     w.runner.cancel_all()
     w.runner.drain(20_000)
     if w.explain_view is not None:
-        w.explain_view.shutdown()
+        w.explain_tab.shutdown()
     w.dialogs.close_all()
 
 
@@ -201,13 +201,14 @@ def test_apply_to_look_alikes_labels_them_in_one_undo_step(qtbot, window, templa
     qtbot.keyClick(w.tree_view.tree, Qt.Key.Key_3)  # descriptor; the cursor moves on
     assert w.labels.label_of(night) == "descriptor"
     # a hint, not a dialog: the labelling run goes on
-    qtbot.waitUntil(lambda: "press Ctrl+L" in w.statusBar().currentMessage(), timeout=5000)
-    assert "look like this one" in w.statusBar().currentMessage()
-    assert w.tree_view.select_folder(night)
+    qtbot.waitUntil(lambda: "Press Ctrl+L" in w.statusBar().currentMessage(), timeout=5000)
+    assert "1 folder looks like this one" in w.statusBar().currentMessage()  # singular, no "folder(s)"
+    assert w.tree_view.current_folder_id() != night  # the cursor moved on; Ctrl+L still means night
     steps = w.labels.undo_stack.count()
     assert w.actions_.look_alikes.shortcut().toString() == "Ctrl+L"
     qtbot.keyClick(w.tree_view.tree, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     dlg = next(d for d in w.dialogs.open_dialogs if isinstance(d, PropagateDialog))
+    assert dlg._folder_id == night
     qtbot.waitUntil(lambda: not dlg.is_busy() and bool(dlg.candidates), timeout=10_000)
     ticked = dlg.checked_ids()
     # the Night of the sibling subject is ticked; (cousins = children of the parent's siblings)
@@ -299,10 +300,11 @@ def test_an_abstaining_prediction_is_read_and_greyed_in_the_tree(qtbot, tmp_path
                          FolderRow(9, 0, "c", "c", 1, 0, 0, "unknown", 0.2, "model", "finetuned")], False)
     grey = QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
     abstained = model.index(0, COL_PREDICTED)
-    assert abstained.data() == "Unknown"
+    # one rule with the drill-down and Explain: greyed, the label it leans to with "?"
+    assert abstained.data() == "Descriptor?"
     assert abstained.data(Qt.ItemDataRole.ForegroundRole) == grey
     tip = abstained.data(Qt.ItemDataRole.ToolTipRole)
-    assert "not sure enough" in tip and "leans to Descriptor 34%" in tip
+    assert "not sure enough" in tip and "leans to Descriptor 34%" in tip and "threshold" in tip
     assert model.index(1, COL_PREDICTED).data() == "Asset type"
     assert model.index(1, COL_PREDICTED).data(Qt.ItemDataRole.ForegroundRole) is None
     assert model.index(2, COL_PREDICTED).data(Qt.ItemDataRole.ForegroundRole) == grey  # an 'unknown' answer

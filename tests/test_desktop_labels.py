@@ -15,7 +15,7 @@ from engine.labels.runs import list_label_runs, load_labels
 from engine.storage import Databases
 from fsorg_desktop.jobs import JobRunner, JobStatus, Pool
 from fsorg_desktop.label_controller import LabelController
-from fsorg_desktop.synthetic import make_snapshot
+from tests.helpers.synthetic import make_snapshot
 
 
 @pytest.fixture

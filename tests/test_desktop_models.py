@@ -53,7 +53,11 @@ def test_drop_label_train_predict(qtbot, tmp_path, dev_library):
     with qtbot.waitSignal(base_job.finished, timeout=600_000):
         pass
     assert base_job.status is JobStatus.DONE, base_job.error
-    assert any(isinstance(d, QMessageBox) and "Macro F1" in d.text() for d in w.dialogs.open_dialogs)
+    # the result is a non-blocking notice (never a modal box) that leads to the Results tab
+    assert not [d for d in w.dialogs.open_dialogs if isinstance(d, QMessageBox)]
+    assert w.banner.isVisible() and "Macro F1" in w.banner.text.text()
+    w.banner.button.click()
+    assert w.side_tabs.currentWidget() is w.results_tab
 
     w.model_actions.train()
     dlg = next(d for d in w.dialogs.open_dialogs if d.windowTitle() == "Train a model")

@@ -20,6 +20,7 @@ from engine.storage import Databases
 from engine.storage import schema as S
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.services.explain import ExplainService
 from fsorg_desktop.views.explain_view import ExplainView, FolderIdRole
 from fsorg_desktop.views.propagate_dialog import PropagateDialog
 
@@ -137,7 +138,8 @@ def featured(tmp_path):
 def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured):
     lib = featured
     runner = JobRunner()
-    view = ExplainView(lib.dbs.settings, runner=runner)
+    service = ExplainService(lib.dbs.settings, runner=runner)
+    view = ExplainView(service)
     qtbot.addWidget(view)
     fid = lib.fid("Tom Cartos/Forest Camp/night")
     with qtbot.waitSignal(view.explanation_shown, timeout=60_000) as sig:
@@ -184,4 +186,4 @@ def test_explain_view_shows_rule_top3_and_nearest_from_a_worker(qtbot, featured)
         view.set_model(None)
     assert sig3.args[0].folder_id == fid
     runner.drain()
-    view.shutdown()
+    service.shutdown()

@@ -19,8 +19,8 @@ from engine.labels.runs import list_label_runs, load_labels
 from engine.storage import schema as S
 from fsorg_desktop.jobs import JobRunner
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.results_style import luminance
 from fsorg_desktop.views.confusion_heatmap import row_shares
-from fsorg_desktop.views.results_style import luminance
 from fsorg_desktop.views.results_view import ResultsPanel
 from tests.results_support import LIBRARY, build_library, expected_cell, make_eval
 
@@ -121,15 +121,18 @@ def test_heatmap_cells_equal_the_stored_matrix(qtbot, env):
                 assert _contrast(hm.cell_rgb(r, c), hm.cell_text_rgb(r, c)) >= 3.0, (r, c)
     # Both axes carry the label names.
     left = [t for _v, t in hm.getPlotItem().getAxis("left")._tickLevels[0]]
-    assert left[0] == "Creator / studio" and len(left) == len(labels)
-    assert len(hm.getPlotItem().getAxis("bottom")._tickLevels[0]) == len(labels)
+    assert left[0].startswith("Creator / studio") and len(left) == len(labels)
+    bottom = [t for _v, t in hm.getPlotItem().getAxis("bottom")._tickLevels[0]]
+    assert len(bottom) == len(labels) and all(bottom) and bottom == hm.column_titles()
+    if bottom[0] == "1":  # too narrow for names: the label keys, and the rows say which is which
+        assert left[0] == "Creator / studio  1" and bottom == [str(i) for i in range(1, len(labels) + 1)]
     # The header: Macro F1 in large type with the verdict.
     rep = panel.current_run.report
     assert panel.score_label.text() == f"{rep.macro_f1 * 100:.1f}%"
     assert panel.verdict_label.text() == rep.decision
     # Errors list, biggest first, in the issue's format.
     first = panel.errors_model.index(0).data()
-    assert first == "descriptor -> content_subject : 3"
+    assert first == "Descriptor → Content subject: 3"  # label titles, not raw names
 
     # Row-normalised toggle through a real click on the check box.
     qtbot.mouseClick(panel.normalise_box, Qt.MouseButton.LeftButton)
@@ -217,7 +220,7 @@ def test_relabel_from_the_drill_down_is_saved_and_undoable(qtbot, env):
     assert "✎" in panel.drill_model.index(view.source_row(row), 4).data()
     assert panel.changes_since_run() == {fid: "content_subject"}
     assert "(1)" in panel.retrain_button.text()
-    assert "1 label changed since this run" in panel.changes_label.text()
+    assert panel.changes_label.text() == "✎ 1 label changed (1 in this list) since this run."
     # The cell still lists the same folders: the run's truth does not move.
     assert _listed_paths(panel) == expected_cell(LIBRARY, "descriptor", "content_subject")
 
@@ -301,7 +304,7 @@ def test_retrain_then_comparison(qtbot, env):
     cmp = sig.args[0]
     assert (cmp.old.id, cmp.new.id) == (old, new)
     view = panel.comparison_view
-    assert panel.tabs.currentWidget() is view
+    assert panel.tabs.currentWidget().widget() is view  # (the Compare page scrolls when narrow)
     assert view.delta.text() == f"{cmp.macro_f1_delta * 100:+.1f} pts" and cmp.macro_f1_delta > 0
     assert view.old_card.score.text() == f"{cmp.old_report.macro_f1 * 100:.1f}%"
     assert view.new_card.score.text() == f"{cmp.new_report.macro_f1 * 100:.1f}%"
@@ -430,3 +433,25 @@ def test_refresh_keeps_the_list_and_the_selected_folder(qtbot, env):
     assert panel.current_eval_run_id == eval_id
     assert _listed_paths(panel) == expected_cell(LIBRARY, "descriptor", "content_subject")
     assert panel.drill_view.selected_folder_ids() == chosen
+
+
+def test_labels_added_since_the_run_are_counted(qtbot, env):
+    """A folder the run did not score, labelled after it (Label next, a new sample), counts as
+    new since the run: the panel must not say "No label changed" after a batch of labels."""
+    lib, ctl, runner = env
+    eval_id = make_eval(lib)
+    panel = _panel(qtbot, lib, ctl, runner)
+    _open(qtbot, panel, eval_id)
+    assert panel.changes_label.text() == "No label changed since this run."
+    with lib.dbs.index.connect() as c:
+        all_ids = [r[0] for r in c.exec_driver_sql("SELECT id FROM folders WHERE snapshot_id = ?", (lib.snapshot_id,))]
+    scored = {r.folder_id for r in panel.current_run.items}
+    fresh = [f for f in all_ids if f not in scored and ctl.label_of(f) is None]
+    assert fresh, "the test library needs a folder outside the run"
+    ctl.set_labels(fresh[:1], "other")
+    assert panel.new_labels_since_run() == 1
+    assert panel.changes_label.text() == "✎ 1 folder newly labelled since this run."
+    assert panel.retrain_button.text() == "Retrain with my corrections (1)"
+    ctl.set_labels(fresh[:1], None)  # cleared again: nothing new
+    assert panel.changes_label.text() == "No label changed since this run."
+    runner.drain()

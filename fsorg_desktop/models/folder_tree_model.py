@@ -18,21 +18,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette
+from PySide6.QtGui import QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
 
 from engine.browse import Browser, FolderRow
 from engine.core.taxonomy import labels
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
+from fsorg_desktop.style.certainty import UNKNOWN, is_unsure, shown_title
+from fsorg_desktop.style.label_style import label_brush, label_icon
 from fsorg_desktop.suspects import SuspectSet
-from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
 FolderRowRole = Qt.ItemDataRole.UserRole + 2
 IsLoadMoreRole = Qt.ItemDataRole.UserRole + 3
 
 COL_NAME, COL_FILES, COL_PREDICTED, COL_CONFIDENCE, COL_LABEL = range(5)
-HEADERS = ("Name", "Files", "Predicted label", "Confidence", "Your label")
+HEADERS = ("Name", "Files", "Predicted label", "Sure", "Your label")  # "Sure": the confidence, in a narrow column
 
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
@@ -50,8 +52,16 @@ _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _MORE_FLAGS = Qt.ItemFlag.ItemIsEnabled
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _TITLES = {lb.name: lb.title for lb in labels()}
-_LOW_BRUSH = QBrush(QColor("#c0392b"))
-UNKNOWN = "unknown"  # what an abstaining model predicts
+KIND_TITLES = {"baseline": "Baseline", "finetuned": "Your model", "zero_shot": "Zero-shot", "zeroshot": "Zero-shot"}
+
+
+def model_title(kind: str | None) -> str:
+    """A prediction run's kind as a user reads it."""
+    return KIND_TITLES.get(kind or "", (kind or "model").replace("_", " ").capitalize())
+
+
+def _unsure(r: FolderRow) -> bool:
+    return is_unsure(r.confidence, abstained=r.abstained, label=r.predicted, heuristic=r.predicted_by == "heuristic")
 
 FIRST_CHUNK = 500
 MORE_CHUNK = 2000
@@ -92,6 +102,8 @@ class FolderTreeModel(QAbstractItemModel):
         self._top = _Node(None, None)
         self._tree_top = self._top
         self._by_id: dict[int, _Node] = {}
+        self.generation = 0
+        self._file_totals: dict[int, int] = {}  # folder id -> files in it and below (when known)
         self._flat_more = False
         self._root_label = ""
         style = QApplication.style()
@@ -119,6 +131,8 @@ class FolderTreeModel(QAbstractItemModel):
         self._browser = browser
         self._top = self._tree_top = _Node(None, None)
         self._by_id = {}
+        self._file_totals = {}
+        self.generation += 1  # another snapshot: a view must not restore the old one's expansion
         if browser is not None:
             root = browser.root()
             if root is not None:
@@ -159,9 +173,6 @@ class FolderTreeModel(QAbstractItemModel):
         self.beginResetModel()
         self._top = self._tree_top
         self.endResetModel()
-
-    def flat_has_more(self) -> bool:
-        return self.is_flat and self._flat_more
 
     # -- Qt overrides -------------------------------------------------------------------------
     def _node(self, index: QModelIndex | QPersistentModelIndex) -> _Node:
@@ -262,12 +273,13 @@ class FolderTreeModel(QAbstractItemModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
+            return self.predicted_header() if section == COL_PREDICTED else HEADERS[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
             return (
                 "Folder name",
-                "Files directly in this folder",
-                "What the model (or, before any model ran, the heuristic) thinks this folder is",
+                "Files in this folder and all below it (the tooltip has the folder's own count)",
+                "What the model named in the header thinks this folder is; italic grey: the heuristic's "
+                "guess where no model ran. " + CERTAINTY_LEGEND,
                 "How sure the prediction is",
                 "Your label: keys 1–6 set it, 0 or Delete clears it",
             )[section]
@@ -290,10 +302,11 @@ class FolderTreeModel(QAbstractItemModel):
                     return r.rel_path
                 return self._root_title(r) if r.parent_id is None else r.name
             if col == COL_FILES:
-                return f"{r.file_count:,}"
+                return f"{self._file_totals.get(r.id, r.file_count):,}"
             if col == COL_PREDICTED:
-                shown = r.shown_label
-                return _TITLES.get(shown, shown or "")
+                lean = r.predicted
+                title = _TITLES.get(lean, lean or "")
+                return shown_title(title, r.predicted_by == "model" and _unsure(r) and lean != UNKNOWN)
             if col == COL_CONFIDENCE:
                 return "" if r.confidence is None else f"{r.confidence:.0%}"
             mine = self._labels.label_of(r.id) if self._labels is not None else None
@@ -303,8 +316,8 @@ class FolderTreeModel(QAbstractItemModel):
         if role == _DECORATION:
             if col == COL_NAME:
                 return self._folder_icon
-            if col == COL_PREDICTED and r.shown_label in _TITLES:
-                return label_icon(r.shown_label)
+            if col == COL_PREDICTED and r.predicted in _TITLES:
+                return label_icon(r.predicted)
             if col == COL_LABEL and self._labels is not None:
                 mine = self._labels.label_of(r.id)
                 return label_icon(mine) if mine else None
@@ -315,13 +328,9 @@ class FolderTreeModel(QAbstractItemModel):
                 return label_brush(mine) if mine else None
             return None
         if role == _FOREGROUND:
-            if col in (COL_PREDICTED, COL_CONFIDENCE) and (
-                r.predicted_by == "heuristic" or (r.shown_label == UNKNOWN and r.predicted_by == "model")
-            ):
-                # a heuristic guess, or the model abstained: shown greyed
+            if col in (COL_PREDICTED, COL_CONFIDENCE) and r.predicted and _unsure(r):
+                # one rule (fsorg_desktop.style.certainty): a guess, an abstention or < 50 %
                 return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
-            if col == COL_CONFIDENCE and r.confidence is not None and r.confidence < 0.5:
-                return _LOW_BRUSH
             return None
         if role == _FONT:
             return self._more_font if col == COL_PREDICTED and r.predicted_by == "heuristic" else None
@@ -332,22 +341,40 @@ class FolderTreeModel(QAbstractItemModel):
                 sus = self._suspects.get(r.id, self._labels.label_of(r.id))
                 if sus is not None:
                     return SuspectSet.tooltip(sus)
-            if col == COL_PREDICTED and r.shown_label == UNKNOWN and r.predicted_by == "model":
+            if col == COL_PREDICTED and r.predicted_by == "model" and _unsure(r):
                 conf = "" if r.confidence is None else f" {r.confidence:.0%}"
-                lean = f"; it leans to {_TITLES.get(r.predicted, r.predicted)}{conf}" if r.abstained else ""
+                lean = f"; it leans to {_TITLES.get(r.predicted, r.predicted)}{conf}" if r.predicted != UNKNOWN else ""
+                why = "below its threshold for that label" if r.abstained else "under 50 % sure"
                 return (
-                    f"model: unknown — not sure enough to pick a label{lean}, below its threshold for "
-                    "that label. Label it yourself."
+                    f"{self._model_name()}: not sure enough to pick a label{lean} ({why}). Label it yourself."
                 )
             if col == COL_PREDICTED and r.predicted:
-                by = "model" if r.predicted_by == "model" else "heuristic guess"
-                return f"{by}: {r.predicted}" + (f" (rule {r.rule})" if r.rule else "")
+                title = _TITLES.get(r.predicted, r.predicted)
+                if r.predicted_by == "model":
+                    return f"{self._model_name()}: {title}"
+                return f"Heuristic guess: {title}" + (f" (rule {r.rule})" if r.rule else "") + " — no model ran yet"
+            if col == COL_FILES:
+                total = self._file_totals.get(r.id)
+                own = f"{r.file_count:,} file{'s' if r.file_count != 1 else ''} directly in this folder"
+                return own if total is None else f"{total:,} files in this folder and all below it; {own}"
             return r.rel_path or self._root_title(r)
         if role == FolderIdRole:
             return r.id
         if role == FolderRowRole:
             return r
         return None
+
+    def _model_name(self) -> str:
+        run = self._browser.prediction_run if self._browser is not None else None
+        return model_title(run.kind if run else None)
+
+    def predicted_header(self) -> str:
+        """The Predicted column's header: which model the predictions come from ("Your model
+        says", "Baseline says"; "Heuristic says" before any model ran)."""
+        run = self._browser.prediction_run if self._browser is not None else None
+        # (after an evaluation of the labelled folders only, the others keep the heuristic's
+        # guess: italic and grey, "Heuristic guess" in their tooltip, as the legend says)
+        return f"{model_title(run.kind)} says" if run is not None else "Heuristic says"
 
     def _root_title(self, r: FolderRow) -> str:
         return self._root_label or r.name or "Library"
@@ -415,6 +442,11 @@ class FolderTreeModel(QAbstractItemModel):
                 return QModelIndex()
         return self.index_for_folder(folder_id)
 
+    def set_file_totals(self, totals: dict[int, int]) -> None:
+        """Files in each folder and everything below it (the Files column shows these)."""
+        self._file_totals = totals
+        self._emit_all(COL_FILES, COL_FILES)
+
     def loaded_ids(self) -> list[int]:
         return list(self._by_id)
 
@@ -428,6 +460,7 @@ class FolderTreeModel(QAbstractItemModel):
             if n.row is not None and n.row.id in rows:
                 n.row = rows[n.row.id]
         self._emit_all(COL_PREDICTED, COL_CONFIDENCE)
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, COL_PREDICTED, COL_PREDICTED)
 
     def _emit_all(self, first_col: int, last_col: int) -> None:
         def walk(node: _Node, parent: QModelIndex) -> None:

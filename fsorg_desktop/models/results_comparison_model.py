@@ -13,7 +13,7 @@ from PySide6.QtGui import QBrush
 
 from engine.evaluation.queries import ClassDelta, Comparison
 from fsorg_desktop.models.list_table_model import ListTableModel
-from fsorg_desktop.views.results_style import NEGATIVE, POSITIVE, label_color, label_title
+from fsorg_desktop.style.results_style import NEGATIVE, POSITIVE, label_color, label_title
 
 _Index = QModelIndex | QPersistentModelIndex
 

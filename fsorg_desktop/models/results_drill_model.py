@@ -13,11 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QApplication
 
 from engine.evaluation.queries import DrillRow
 from fsorg_desktop.models.list_table_model import ListTableModel
-from fsorg_desktop.views.results_style import label_color, label_title
+from fsorg_desktop.style.certainty import UNKNOWN, is_unsure, shown_title
+from fsorg_desktop.style.results_style import label_color, label_title
 
 FolderIdRole = Qt.ItemDataRole.UserRole
 SortRole = Qt.ItemDataRole.UserRole + 1
@@ -61,6 +63,10 @@ class ResultsDrillModel(ListTableModel):
             self._rows[i] = replace(self._rows[i], label_now=label)
             self.dataChanged.emit(self.index(i, 0), self.index(i, self.columnCount() - 1))
 
+    @staticmethod
+    def _unsure(r) -> bool:
+        return is_unsure(r.confidence, label=r.predicted)
+
     # -- Qt overrides
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -73,7 +79,7 @@ class ResultsDrillModel(ListTableModel):
             if col == self.AT_RUN:
                 return label_title(r.label_at_run)
             if col == self.PREDICTED:
-                return label_title(r.predicted)
+                return shown_title(label_title(r.predicted), self._unsure(r) and r.predicted != UNKNOWN)
             if col == self.CONFIDENCE:
                 return "" if r.confidence is None else f"{r.confidence:.0%}"
             if col == self.NOW:
@@ -101,8 +107,9 @@ class ResultsDrillModel(ListTableModel):
         if role == Qt.ItemDataRole.DecorationRole and col in (self.AT_RUN, self.PREDICTED, self.NOW):
             lb = {self.AT_RUN: r.label_at_run, self.PREDICTED: r.predicted, self.NOW: r.label_now}[col]
             return label_color(lb) if lb else None
-        if role == Qt.ItemDataRole.ForegroundRole and col == self.CONFIDENCE and r.confidence is not None:
-            return QBrush(QColor("#7f8c8d")) if r.confidence < 0.5 else None
+        if role == Qt.ItemDataRole.ForegroundRole and col in (self.PREDICTED, self.CONFIDENCE) and self._unsure(r):
+            # the same rule as the tree and Explain (fsorg_desktop.style.certainty)
+            return QApplication.palette().brush(QPalette.ColorGroup.Normal, QPalette.ColorRole.PlaceholderText)
         if role == Qt.ItemDataRole.TextAlignmentRole and col == self.CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

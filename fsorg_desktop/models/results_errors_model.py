@@ -1,4 +1,4 @@
-"""The most common errors of a run as a list model: ``true -> predicted : N``.
+"""The most common errors of a run as a list model: ``True → Predicted: N`` (label titles, never raw names).
 
 An adapter over ``Report.errors`` (already sorted by count, most first); the panel
 drills into a line's folders when it is clicked or activated from the keyboard.
@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from fsorg_desktop.views.results_style import label_color
+from fsorg_desktop.style.results_style import label_color, label_title
 
 ErrorRole = Qt.ItemDataRole.UserRole  # (true, predicted, count)
 
@@ -38,9 +38,11 @@ class ResultsErrorsModel(QAbstractListModel):
             return None
         t, p, n = self._errors[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{t} -> {p} : {n}"
+            return f"{label_title(t)} → {label_title(p)}: {n}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{n} folder{'s' if n != 1 else ''} labelled {t} were predicted {p}. Click to list them."
+            were = "was" if n == 1 else "were"
+            return (f"{n} folder{'s' if n != 1 else ''} labelled {label_title(t)} {were} predicted "
+                    f"{label_title(p)}. Click to list {'it' if n == 1 else 'them'}.")
         if role == Qt.ItemDataRole.DecorationRole:
             return label_color(t)
         if role == ErrorRole:

@@ -22,8 +22,8 @@ from PySide6.QtCore import (
 
 from engine.core.taxonomy import label_by_name, label_names
 from fsorg_desktop.label_controller import LabelController
+from fsorg_desktop.style.label_style import label_brush, label_icon
 from fsorg_desktop.suspects import SuspectSet
-from fsorg_desktop.views.label_style import label_brush, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole + 1
 LabelRole = Qt.ItemDataRole.UserRole + 2  # the label name (not its title), or None
@@ -98,6 +98,11 @@ class SampleTableModel(QAbstractTableModel):
 
     def row_of(self, folder_id: int) -> int | None:
         return self._row_of.get(folder_id)
+
+    def path_of(self, folder_id: int) -> str | None:
+        """The folder's path as the sample lists it (None: not in the sample)."""
+        i = self._row_of.get(folder_id)
+        return None if i is None else (self._rows[i].get("path") or self._rows[i].get("name") or None)
 
     def folder_id_at(self, row: int) -> int:
         return self._ids[row]

@@ -50,3 +50,39 @@ def extract_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, o
 
     work = in_process(run_extract_features, settings, config, snapshot_id=snapshot_id)
     return runner.run(work, on_done, title="Extract features", pool=Pool.JOBS)
+
+
+def read_rows_op(runner: JobRunner, settings: StorageSettings, snapshot_id: int, folder_ids: list[int],
+                 on_done: OnDone) -> JobState:
+    """Read ``folder_ids``' rows (labels, predictions) again, e.g. after a prediction run."""
+    from engine.browse import Browser
+
+    def work(progress, should_stop):
+        b = Browser.for_settings(settings, snapshot_id)
+        try:
+            return b.rows(folder_ids)
+        finally:
+            b.close()
+
+    return runner.run(work, on_done, pool=Pool.READ)
+
+
+def file_totals_op(runner: JobRunner, dbs, snapshot_id: int, on_done: OnDone) -> JobState:
+    """Files in each folder and all below it ({folder id: count}), summed deepest first in one
+    pass over the snapshot's folders (a second or two for a million folders, on a worker)."""
+
+    def work(progress, should_stop):
+        with dbs.index.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT id, parent_id, file_count FROM folders WHERE snapshot_id = ? ORDER BY depth DESC",
+                (snapshot_id,),
+            ).all()
+        totals: dict[int, int] = {}
+        for fid, parent, own in rows:
+            t = totals.get(fid, 0) + (own or 0)
+            totals[fid] = t
+            if parent is not None:
+                totals[parent] = totals.get(parent, 0) + t
+        return totals
+
+    return runner.run(work, on_done, pool=Pool.READ)

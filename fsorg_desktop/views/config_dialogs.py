@@ -116,19 +116,23 @@ class SamplesDialog(_ConfigDialog):
         }
 
 
-def estimate_training_seconds(n_labels: int, cfg: TrainConfig) -> float:
+def estimate_training_seconds(
+    n_labels: int, cfg: TrainConfig, *, load_s: float = 0.0, speed: float = 1.0
+) -> float:
     """A rough duration for the dialog: contrastive pairs per epoch over the batch size,
-    at the speed MiniLM-L6 reaches on a laptop CPU (~0.35 s per step of 32 pairs), plus
-    loading and embedding the labelled folders. Capped by the time budget when set."""
+    at the speed MiniLM-L6 reaches on a laptop CPU (~0.35 s per step of 32 pairs) times
+    ``speed`` (this computer's measured factor), plus embedding the labelled folders, plus
+    ``load_s`` (loading torch and the base model, measured on this computer). Capped by the
+    time budget when set."""
     n_train = max(1, int(n_labels * (1 - cfg.test_size)))
     pairs = n_train * (max(cfg.positives_per_anchor, 1) + cfg.hardneg_k * cfg.hardneg_factor)
     steps = max(1, int(pairs / max(cfg.batch_size, 1))) * max(cfg.num_epochs, 1)
     if cfg.max_steps:
         steps = min(steps, cfg.max_steps)
-    seconds = 8 + steps * 0.35 * (cfg.batch_size / 32) + n_labels * 0.01
+    seconds = (8 + steps * 0.35 * (cfg.batch_size / 32) + n_labels * 0.01) * speed
     if cfg.time_budget_s:
         seconds = min(seconds, cfg.time_budget_s + 10)
-    return seconds
+    return seconds + load_s
 
 
 def fmt_duration(seconds: float) -> str:
@@ -140,10 +144,14 @@ def fmt_duration(seconds: float) -> str:
 class TrainDialog(_ConfigDialog):
     """The main hyperparameters of train.json, the model folder and an estimated duration."""
 
-    def __init__(self, config: TrainConfig, n_labels: int, model_path: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, n_labels: int, model_path: str, parent: QWidget | None = None,
+        *, load_s: float = 0.0, speed: float = 1.0, measured: bool = False,
+    ) -> None:
         super().__init__("Train a model", parent)
         self._config = config
         self._n = n_labels
+        self._load_s, self._speed, self._measured = load_s, speed, measured
         intro = QLabel(
             f"Fine-tune a classifier on your <b>{n_labels:,}</b> labelled folders. A share is held "
             "out to report Macro F1 at the end. Training runs in the background; you can keep labelling."
@@ -202,4 +210,8 @@ class TrainDialog(_ConfigDialog):
         except (ConfigError, ValueError):
             self.estimate.setText("—")
             return
-        self.estimate.setText(fmt_duration(estimate_training_seconds(self._n, cfg)) + " on this computer's CPU")
+        total = estimate_training_seconds(self._n, cfg, load_s=self._load_s, speed=self._speed)
+        how = "measured on this computer" if self._measured else "a first guess until one training has run"
+        self.estimate.setText(
+            f"{fmt_duration(total)}, of which {fmt_duration(self._load_s)[6:]} loading the model ({how})"
+        )

@@ -16,10 +16,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QPalette, QTextOption
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPalette, QTextOption
 from PySide6.QtWidgets import QGraphicsRectItem, QToolTip
 
-from fsorg_desktop.views.results_style import (
+from fsorg_desktop.style.plot_style import style_plot
+from fsorg_desktop.style.results_style import (
     CORRECT_DARK,
     CORRECT_LIGHT,
     EMPTY_CELL,
@@ -27,7 +28,6 @@ from fsorg_desktop.views.results_style import (
     ERROR_LIGHT,
     label_title,
     ramp,
-    style_plot,
     text_color_for,
 )
 
@@ -39,6 +39,44 @@ def _wrap(title: str, width: int = 11) -> str:
     spaces = [i for i, ch in enumerate(title) if ch == " "]
     cut = min(spaces, key=lambda i: abs(i - len(title) / 2))
     return title[:cut].rstrip() + "\n" + title[cut + 1 :].lstrip()
+
+
+def fit_title(title: str, width_px: float, text_width) -> str:
+    """The longest form of ``title`` whose every line fits ``width_px`` (``text_width(str)``
+    measures a line): the title, the title on two lines, then each word shortened with a dot
+    ("Desc.", "Cont.\nsubj."), then the initials. Column names never overlap, so the axis
+    never drops one (the full title is in the cell tooltip)."""
+
+    def fits(text: str) -> bool:
+        return all(text_width(line) <= width_px for line in text.split("\n"))
+
+    for cand in (title, _wrap(title, 1)):
+        if fits(cand):
+            return cand
+    words = [w for w in title.replace("/", " ").split() if w]
+
+    def shorten(word: str) -> str:  # the longest prefix (with a dot) that fits
+        if fits(word):
+            return word
+        for n in range(len(word) - 1, 1, -1):
+            if fits(word[:n] + "."):
+                return word[:n] + "."
+        return word[:1]
+
+    short = "\n".join(shorten(w) for w in words[:2])
+    if fits(short):
+        return short
+    return "".join(w[0] for w in words).upper()
+
+
+def _key(label: str, i: int) -> str:
+    """The label's key (1–6) as the column name of a narrow matrix."""
+    from fsorg_desktop.style.label_style import label_key
+
+    try:
+        return label_key(label)
+    except KeyError:
+        return str(i + 1)
 
 
 def cell_colors(counts: np.ndarray, normalised: bool) -> np.ndarray:
@@ -79,7 +117,7 @@ class ConfusionHeatmap(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self, self)
-        self.setMinimumSize(380, 300)
+        self.setMinimumSize(300, 260)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._labels: list[str] = []
         self._counts = np.zeros((0, 0), dtype=int)
@@ -189,11 +227,7 @@ class ConfusionHeatmap(pg.PlotWidget):
                 self._vb.addItem(t)
                 row_items.append(t)
             self._texts.append(row_items)
-        titles = [label_title(lb) for lb in self._labels]
-        item = self.getPlotItem()
-        item.getAxis("left").setTicks([[(i + 0.5, t) for i, t in enumerate(titles)]])
-        item.getAxis("bottom").setTicks([[(i + 0.5, _wrap(t)) for i, t in enumerate(titles)]])
-        item.getAxis("bottom").setHeight(58)
+        self._layout_columns()
         self._vb.setRange(xRange=(0, k), yRange=(0, k), padding=0)
         self._vb.disableAutoRange()
         self.setAccessibleName(
@@ -202,6 +236,41 @@ class ConfusionHeatmap(pg.PlotWidget):
         )
         if self._selected is not None:
             self._show_selection(*self._selected)
+
+    def _layout_columns(self) -> None:
+        """Column names that fit the cells at the current width, and an axis tall enough for
+        them and its title (so nothing overlaps the checkbox below). When even a shortened
+        name does not fit, every column shows its label key (1–6, the keys the user labels
+        with) and the row names say which key is which."""
+        k = len(self.__dict__.get("_labels") or ())  # (pyqtgraph resizes before __init__ has run)
+        if not k:
+            return
+        axis = self.getPlotItem().getAxis("bottom")
+        left_axis = self.getPlotItem().getAxis("left")
+        fm = QFontMetrics(axis.style.get("tickFont") or self.font())
+        view_w = self._vb.width() or 0  # the matrix's own width, once laid out
+        cell = max(20.0, min(self.width() - left_axis.width() - 16, view_w or 1e9) / k)
+        titles = [label_title(lb) for lb in self._labels]
+        ticks = [fit_title(t, cell - 14, fm.horizontalAdvance) for t in titles]
+        readable = all(len(word) >= 4 or word == t for t, tick in zip(titles, ticks) for word in tick.split())
+        if readable:
+            left_axis.setTicks([[(i + 0.5, t) for i, t in enumerate(titles)]])
+        else:
+            keys = [_key(lb, i) for i, lb in enumerate(self._labels)]
+            ticks = keys
+            left_axis.setTicks([[(i + 0.5, f"{t}  {key}") for i, (t, key) in enumerate(zip(titles, keys))]])
+        axis.setTicks([[(i + 0.5, t) for i, t in enumerate(ticks)]])
+        lines = max(t.count("\n") + 1 for t in ticks)
+        axis.setHeight(lines * fm.lineSpacing() + fm.lineSpacing() + 30)
+        self._column_ticks = ticks
+
+    def column_titles(self) -> list[str]:
+        """The column names as drawn (after fitting them to the cell width)."""
+        return list(getattr(self, "_column_ticks", []))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._layout_columns()
 
     def _show_selection(self, r: int, c: int) -> None:
         self._selection_box.setRect(QRectF(c, r, 1, 1))

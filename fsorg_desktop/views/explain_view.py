@@ -1,13 +1,9 @@
 """Why does the model say that? For the selected folder: the heuristic rule that fired, the
 model's top three labels with probabilities, and the three nearest labelled folders.
 
-The numbers come from :class:`engine.active.explain.Explainer` (Qt-free), which lives in a child
-process (:class:`fsorg_desktop.procjob.ChildService`): loading the model and the sentence body
-there can never hold the UI thread's interpreter lock (on a worker *thread* it stalled the
-window for seconds), and the child keeps the model between folders, so only the first
-explanation costs seconds. Calls go through :func:`fsorg_desktop.jobs.run_job` on the
-one-thread ``Pool.EXPLAIN``; a newer ``show_folder`` discards the older request, so a slow
-answer never overwrites a newer one.
+The numbers come from :class:`engine.active.explain.Explainer` (Qt-free) in a child process owned by
+:class:`fsorg_desktop.services.explain.ExplainService` (the window owns it, one per library);
+a newer ``show_folder`` discards the older request, so a slow answer never overwrites a newer one.
 
 Wiring (STYLE §1.4): the view only emits ``folder_activated(folder_id)`` when the user
 double-clicks a nearest folder; the main window selects it in the tree.
@@ -16,28 +12,20 @@ double-clicks a nearest folder; the main window selects it in the tree.
 from __future__ import annotations
 
 import html
-import threading
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
-from engine.active.explain import Explainer
 from engine.core.jobs import Cancelled, UserError
-from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_by_name
-from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
-from fsorg_desktop.procjob import ChildService
-from fsorg_desktop.views.label_style import label_color, label_icon
+from fsorg_desktop.services.explain import ExplainService
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
+from fsorg_desktop.style.certainty import is_unsure, shown_title
+from fsorg_desktop.style.label_style import label_color, label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
-
-
-def _close_later(service: ChildService) -> None:
-    """Stop a child without waiting on the UI thread (a busy child takes a moment)."""
-    if service.is_running():
-        threading.Thread(target=service.close, name="fsorg-close-service", daemon=True).start()
 
 
 def _title(label: str | None) -> str:
@@ -56,20 +44,9 @@ class ExplainView(QWidget):
     explanation_shown = Signal(object)  # engine.active.explain.Explanation now on screen (fact)
     message_shown = Signal(str)  # an error or hint now on screen (fact)
 
-    def __init__(
-        self,
-        settings: StorageSettings,
-        *,
-        model: Any = None,
-        runner: JobRunner | None = None,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, service: ExplainService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._settings = settings
-        self._model = model
-        self._service = ChildService(Explainer, settings, model)
-        self._runner = runner
-        self._job: JobState | None = None
+        self._service = service
         self._folder_id: int | None = None
         self._explanation = None
 
@@ -90,6 +67,10 @@ class ExplainView(QWidget):
         self._heuristic.setTextFormat(Qt.TextFormat.RichText)
         self._top = QLabel()
         self._top.setTextFormat(Qt.TextFormat.RichText)
+        self._legend = QLabel(CERTAINTY_LEGEND)  # one rule with the tree and the drill-down
+        self._legend.setWordWrap(True)
+        self._legend.setEnabled(False)
+        self._legend.hide()
         self._nearest_title = QLabel("Nearest labelled folders")
         self._nearest = QListWidget()
         self._nearest.setToolTip("Double-click to select the folder in the tree")
@@ -104,7 +85,8 @@ class ExplainView(QWidget):
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        for w in (self._title, self._busy, self._message, self._note, self._heuristic, self._top, self._nearest_title):
+        for w in (self._title, self._busy, self._message, self._note, self._heuristic, self._top, self._legend,
+                  self._nearest_title):
             lay.addWidget(w)
         lay.addWidget(self._nearest, 1)
         self._show_empty()
@@ -119,22 +101,24 @@ class ExplainView(QWidget):
         return self._explanation
 
     def is_busy(self) -> bool:
-        return self._job is not None and not self._job.is_finished
+        return self._service.is_busy()
 
     def message(self) -> str:
         return self._message.text() if not self._message.isHidden() else ""
 
-    def show_folder(self, folder_id: int) -> None:
+    def show_folder(self, folder_id: int, name: str | None = None) -> None:
         """Explain ``folder_id`` (computed on a worker; the old request is discarded)."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
         self._folder_id = int(folder_id)
+        self._folder_name = name or "the selected folder"  # never an internal id
         self._message.hide()
         self._busy.setValue(0)
         self._busy.show()
         first = not self._service.is_running()
         self._title.setText(
-            f"Explaining folder {folder_id}…" + (" (loading the model the first time takes a few seconds)" if first else "")
+            f"Explaining “{name}”…" if name else "Explaining the selected folder…"
+        )
+        self._title.setText(
+            self._title.text() + (" (loading the model the first time takes a few seconds)" if first else "")
         )
         fid = self._folder_id
 
@@ -143,8 +127,7 @@ class ExplainView(QWidget):
                 return
             self._on_done(fid, result, error)
 
-        self._job = run_job(self._service.call("explain", fid), done, pool=Pool.EXPLAIN, runner=self._runner)
-        self._job.progress_changed.connect(self._on_progress)
+        self._service.explain(fid, done).progress_changed.connect(self._on_progress)
 
     def set_note(self, text: str | None) -> None:
         """A line above the explanation (the window puts a suspect label's verdict here)."""
@@ -157,25 +140,12 @@ class ExplainView(QWidget):
     def set_model(self, model: Any = None) -> None:
         """Explain with ``model`` from now on (a LoadedModel or a model folder; None = the newest
         trained model, else the baseline): call it after a training finishes."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
-        self._model = model
-        old, self._service = self._service, ChildService(Explainer, self._settings, model)
-        _close_later(old)
+        self._service.set_model(model)
         if self._folder_id is not None:
             self.show_folder(self._folder_id)
 
-    def shutdown(self) -> None:
-        """Stop the model's child process (closing the window or the library); the next
-        ``show_folder`` starts it again."""
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
-        old, self._service = self._service, ChildService(Explainer, self._settings, self._model)
-        _close_later(old)
-
     def clear(self) -> None:
-        if self._job is not None and not self._job.is_finished:
-            self._job.discard()
+        self._service.discard()
         self._folder_id = None
         self._explanation = None
         self._busy.hide()
@@ -198,7 +168,7 @@ class ExplainView(QWidget):
             text = str(error) if isinstance(error, UserError) else f"Could not explain this folder: {error}"
             self._message.setText(text)
             self._message.show()
-            self._title.setText(f"Folder {folder_id}")
+            self._title.setText(self._folder_name)
             self._show_empty()
             self.message_shown.emit(text)
             return
@@ -213,6 +183,7 @@ class ExplainView(QWidget):
     def _show_empty(self) -> None:
         self._heuristic.setText("")
         self._top.setText("")
+        self._legend.hide()
         self._nearest.clear()
         self._nearest_title.setVisible(False)
         self._nearest.setVisible(False)
@@ -232,11 +203,16 @@ class ExplainView(QWidget):
         else:
             self._heuristic.setText("<b>Heuristic</b>: no rule fired")
         rows = []
-        for label, p in ex.top3:
+        for i, (label, p) in enumerate(ex.top3):
             color = label_color(label).name()
             width = max(1, int(round(p * 120)))
+            # the same rule as the tree and the drill-down (fsorg_desktop.style.certainty)
+            unsure = i == 0 and is_unsure(p, abstained=bool(getattr(ex, "abstained", False)))
+            name = html.escape(shown_title(_title(label), unsure))
+            if unsure:
+                name = f"<span style='color:gray'>{name}</span>"
             rows.append(
-                f"<tr><td>{html.escape(_title(label))}</td>"
+                f"<tr><td>{name}</td>"
                 f"<td><table cellspacing=0 cellpadding=0><tr><td bgcolor='{color}' width={width} height=10></td>"
                 f"</tr></table></td><td align=right>&nbsp;{p:.0%}</td></tr>"
             )
@@ -244,6 +220,7 @@ class ExplainView(QWidget):
             f"<b>Model</b> <span style='color:gray'>({html.escape(ex.model)})</span>"
             f"<table cellspacing=4>{''.join(rows)}</table>"
         )
+        self._legend.setVisible(True)
         self._nearest.clear()
         for n in ex.nearest:
             item = QListWidgetItem(

@@ -16,7 +16,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QToolTip
 
 from engine.evaluation.report import ClassScore
-from fsorg_desktop.views.results_style import foreground, label_color, label_title, style_plot
+from fsorg_desktop.style.plot_style import foreground, style_plot
+from fsorg_desktop.style.results_style import label_color, label_title
 
 
 class F1Bars(pg.PlotWidget):
@@ -29,9 +30,14 @@ class F1Bars(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         style_plot(self, self)
-        self.setMinimumSize(300, 220)
+        self.setMinimumSize(240, 200)
         item = self.getPlotItem()
         item.setLabel("bottom", "F1")
+        item.showAxis("right")
+        right = item.getAxis("right")
+        right.setStyle(tickLength=0)
+        right.setPen(pg.mkPen(None))
+        right.setTextPen(pg.mkPen(foreground(self)))
         item.invertY(True)
         self._labels: list[str] = []
         self._scores: dict[str, ClassScore] = {}
@@ -58,26 +64,21 @@ class F1Bars(pg.PlotWidget):
         k = len(labels)
         ys, widths, brushes = [], [], []
         font = QFont(self.font())
+        values: list[tuple[int, str]] = []  # (row, "0.97  n=120"): on the right axis, never clipped
         for i, lb in enumerate(labels):
             s = per_class.get(lb)
             if s is None or s.support == 0:
-                t = pg.TextItem("not in this test set", color=(140, 140, 140), anchor=(0, 0.5))
+                t = pg.TextItem("not scored", color=(140, 140, 140), anchor=(0, 0.5))
                 t.setPos(0.01, i)
+                t.setFont(font)
+                item.addItem(t)
+                self._texts.append(t)
+                values.append((i, "–"))
             else:
                 ys.append(i)
                 widths.append(s.f1)
                 brushes.append(pg.mkBrush(label_color(lb)))
-                # Filled with the background so the macro line never strikes through it.
-                t = pg.TextItem(
-                    f"{s.f1:.2f}  n={s.support}",
-                    color=foreground(self),
-                    anchor=(0, 0.5),
-                    fill=pg.mkBrush(self.backgroundBrush().color()),
-                )
-                t.setPos(s.f1 + 0.01, i)
-            t.setFont(font)
-            item.addItem(t)
-            self._texts.append(t)
+                values.append((i, f"{s.f1:.2f}  n={s.support}"))
         if ys:
             self._bars = pg.BarGraphItem(
                 x0=0, y=ys, height=self.BAR_HEIGHT, width=widths, brushes=brushes, pen=None
@@ -87,12 +88,16 @@ class F1Bars(pg.PlotWidget):
             item.addItem(self._macro)
             item.addItem(self._macro_label)
         self._macro.setValue(macro_f1)
-        self._macro_label.setText(f"macro {macro_f1:.2f}")
-        self._macro_label.setPos(macro_f1, -0.62)
+        # The dashed line's value goes in the axis title, not next to the line, where a narrow
+        # chart would cut it.
+        self._macro_label.setText("")
+        item.setLabel("bottom", f"F1 · dashed line: macro {macro_f1:.2f}")
         item.getAxis("left").setTicks([[(i, label_title(lb)) for i, lb in enumerate(labels)]])
-        # Room on the right for "0.97  n=120" after a full bar.
-        item.getViewBox().setRange(xRange=(0, 1.32), yRange=(-0.95, max(k, 1) - 0.4), padding=0)
-        item.getAxis("bottom").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
+        # The values sit on the right axis, which widens to fit them (pyqtgraph sizes an
+        # axis to its tick texts), so "n=…" is never cut however narrow the chart.
+        item.getAxis("right").setTicks([values])
+        item.getViewBox().setRange(xRange=(0, 1.0), yRange=(-0.95, max(k, 1) - 0.4), padding=0.01)
+        item.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(v / 10, "") for v in range(11)]])
         self.setAccessibleName(
             "Per-class F1: "
             + "; ".join(

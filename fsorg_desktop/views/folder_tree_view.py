@@ -36,8 +36,9 @@ from fsorg_desktop.models.folder_tree_model import (
     FolderTreeModel,
     IsLoadMoreRole,
 )
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
-from fsorg_desktop.views.label_style import label_color
+from fsorg_desktop.style.certainty import LEGEND as CERTAINTY_LEGEND
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_style import label_color
 
 
 class _Tree(QTreeView):
@@ -101,20 +102,24 @@ class FolderTreeView(QWidget):
         self.tree.setExpandsOnDoubleClick(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.setIconSize(QSize(16, 16))
+        # A filter lists paths: cut in the middle so both the top folder and the name show
+        # (the full path is the tooltip).
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setAccessibleName("Folder tree")
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FILES, 55), (COL_PREDICTED, 135), (COL_CONFIDENCE, 80), (COL_LABEL, 150)):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
-            header.resizeSection(col, width)
+        self._size_columns()
 
         # One wrapping label, so the legend never forces a minimum window width.
         parts = [
             f"<b>{i}</b>&nbsp;<span style='color:{label_color(lb.name).name()}'>●</span>&nbsp;{lb.title}"
             for i, lb in enumerate(labels(), start=1)
         ]
-        self.legend = QLabel("Keys: " + " &nbsp; ".join(parts + ["<b>0</b>&nbsp;clear"]))
+        self.legend = QLabel(
+            "Keys: " + " &nbsp; ".join(parts + ["<b>0</b>&nbsp;clear"])
+            + f"<br><span style='color:gray'>{CERTAINTY_LEGEND}</span>"
+        )
         self.legend.setWordWrap(True)
         self.legend.setToolTip("Select folders and press a number to label them; 0 or Delete clears")
 
@@ -136,7 +141,31 @@ class FolderTreeView(QWidget):
         self.tree.doubleClicked.connect(self._on_double_clicked)
         self.tree.customContextMenuRequested.connect(self._on_context_menu)
         self.tree.selectionModel().currentChanged.connect(self._on_current_changed)
+        self._saved_tree: tuple[int, list[int], int | None] | None = None
+        self._picked_in_filter: int | None = None
+        model.modelAboutToBeReset.connect(self._on_about_to_reset)
         model.modelReset.connect(self._on_model_reset)
+
+    def _size_columns(self) -> None:
+        """Name takes what is left; the others are as wide as their widest possible content
+        (measured once from the font: a content-sized column of a lazy tree would jump while
+        scrolling). The user can still drag them."""
+        header = self.tree.header()
+        fm = self.tree.fontMetrics()
+        hfm = header.fontMetrics()
+        titles = [lb.title for lb in labels()]
+        icon = self.tree.iconSize().width() + 8
+        widest = {
+            COL_FILES: [fm.horizontalAdvance("12,345")],
+            COL_PREDICTED: [icon + fm.horizontalAdvance(t) for t in titles],
+            COL_CONFIDENCE: [fm.horizontalAdvance("100%")],
+            COL_LABEL: [icon + fm.horizontalAdvance(t) for t in titles],
+        }
+        widest[COL_PREDICTED].append(hfm.horizontalAdvance("Your model says"))
+        for col, widths in widest.items():
+            head = hfm.horizontalAdvance(str(self._model.headerData(col, Qt.Orientation.Horizontal))) + 24
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(col, max([head, *[w + 12 for w in widths]]))
 
     # -- public -------------------------------------------------------------------------------
     @property
@@ -145,6 +174,24 @@ class FolderTreeView(QWidget):
 
     def current_filter(self) -> FolderFilter:
         return FolderFilter(self.name_filter.text(), self.label_filter.currentData(), self.low_conf.isChecked())
+
+    def reveal(self, folder_id: int) -> None:
+        """Select ``folder_id`` and focus the tree, leaving a filter that does not show it."""
+        if self._model.is_flat and not self._model.index_for_folder(folder_id).isValid():
+            self.name_filter.clear()
+            self.label_filter.setCurrentIndex(0)
+            self.low_conf.setChecked(False)
+            self._model.clear_flat()
+        if self._model.is_flat:
+            idx = self._model.index_for_folder(folder_id)
+            self.tree.setCurrentIndex(idx)
+            self.tree.scrollTo(idx)
+        else:
+            self.select_folder(folder_id)
+        self.tree.setFocus()
+
+    def current_folder_id(self) -> int | None:
+        return self._model.folder_id(self.tree.currentIndex())
 
     def selected_folder_ids(self) -> list[int]:
         rows = self.tree.selectionModel().selectedRows(COL_NAME)
@@ -230,9 +277,45 @@ class FolderTreeView(QWidget):
         if fid is not None and not self._syncing:
             self.folder_selected.emit(fid)
 
+    def _on_about_to_reset(self) -> None:
+        """Remember the tree's expansion and cursor before a filter replaces it, and the
+        folder picked in the filter's list before the tree comes back."""
+        m = self._model
+        if not m.is_flat:
+            expanded = []
+            for fid in m.loaded_ids():
+                idx = m.index_for_folder(fid)
+                if idx.isValid() and self.tree.isExpanded(idx):
+                    expanded.append(fid)
+            self._saved_tree = (m.generation, expanded, m.folder_id(self.tree.currentIndex()))
+            self._picked_in_filter = None
+        else:
+            picked = m.folder_id(self.tree.currentIndex())
+            if picked is not None:
+                self._picked_in_filter = picked
+
     def _on_model_reset(self) -> None:
-        if not self._model.is_flat:
+        if self._model.is_flat:
+            return
+        saved, self._saved_tree = self._saved_tree, None
+        if saved is None or saved[0] != self._model.generation:
             QTimer.singleShot(0, self, self.expand_root)
+            return
+        # Back from a filter: the tree as it was, the cursor on the folder picked in the
+        # filter's list (else where it was before).
+        _gen, expanded, current = saved
+        picked, self._picked_in_filter = self._picked_in_filter, None
+
+        def restore() -> None:
+            for fid in expanded:
+                idx = self._model.index_for_folder(fid)
+                if idx.isValid():
+                    self.tree.expand(idx)
+            target = picked if picked is not None else current
+            if target is None or not self.select_folder(target):
+                self.expand_root()
+
+        QTimer.singleShot(0, self, restore)
 
     def _on_context_menu(self, pos) -> None:
         idx = self.tree.indexAt(pos)

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 
 from engine.evaluation.report import DECISION_GUIDE
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel, RunIdRole, SortRole
-from fsorg_desktop.views.results_style import foreground, style_plot
+from fsorg_desktop.style.plot_style import foreground, style_plot
+from fsorg_desktop.views.empty_hint import set_empty_text
 
 KIND_COLORS = {"finetuned": QColor("#2e86de"), "baseline": QColor("#7f8c8d"), "zero_shot": QColor("#e67e22")}
 
@@ -64,6 +65,7 @@ class ResultsHistoryView(QWidget):
         self._proxy.setSourceModel(model)
         self._proxy.setSortRole(SortRole)
         self.table = QTableView()
+        set_empty_text(self.table, "No evaluation yet: evaluate the baseline (Ctrl+B) or train a model (Ctrl+T).")
         self.table.setModel(self._proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # newest first

@@ -5,8 +5,11 @@ so a fast job does not flash by unseen; failures are reported by the composer in
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -50,11 +53,20 @@ class JobRow(QWidget):
         lay.addWidget(self.message, 2)
         lay.addWidget(self.elapsed)
         lay.addWidget(self.cancel)
+        self._phase = job.message
+        self._phase_at = self._last_news = time.monotonic()
         job.progress_changed.connect(self._on_progress)
         job.status_changed.connect(self._on_status)
         self._on_status(job.status)
 
+    STALE_S = 2.0  # a phase quiet for longer shows its own elapsed time and a moving bar
+
     def _on_progress(self, fraction: float, message: str) -> None:
+        if message != self._phase:
+            self._phase, self._phase_at = message, time.monotonic()
+        self._last_news = time.monotonic()
+        if self.bar.maximum() == 0 and self.job.status is not JobStatus.QUEUED:
+            self.bar.setRange(0, 1000)
         self.bar.setValue(int(fraction * 1000))
         self.message.setText(message)
 
@@ -81,8 +93,15 @@ class JobRow(QWidget):
     def tick(self) -> None:
         if self.job.status is JobStatus.QUEUED:
             self.elapsed.setText("waiting")
-        else:
-            self.elapsed.setText(fmt_elapsed(self.job.elapsed()))
+            return
+        self.elapsed.setText(fmt_elapsed(self.job.elapsed()))
+        if self.job.status is JobStatus.RUNNING and self._phase:
+            now = time.monotonic()
+            if now - self._last_news > self.STALE_S:
+                # A long step with no news of its own (loading a model): say how long it has
+                # taken so far and keep the bar moving, so the window never looks stuck.
+                self.bar.setRange(0, 0)
+                self.message.setText(f"{self._phase} ({fmt_elapsed(now - self._phase_at)} so far)")
 
 
 class JobsPanel(QWidget):
@@ -140,3 +159,13 @@ class JobsPanel(QWidget):
         for row in self._rows.values():
             if not row.job.is_finished:
                 row.tick()
+
+
+def jobs_dock(panel: JobsPanel, window) -> QDockWidget:
+    """The Jobs panel as a closable, movable dock at the bottom of ``window``."""
+    dock = QDockWidget("Jobs", window)
+    dock.setObjectName("jobsDock")
+    dock.setWidget(panel)
+    dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    return dock

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from fsorg_desktop.views.results_style import style_plot
+from fsorg_desktop.style.plot_style import style_plot
 
 STRATEGY_STYLE = {
     "diverse": ("Diverse sample (Generate samples)", QColor("#7f8c8d")),

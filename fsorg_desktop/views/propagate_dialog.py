@@ -29,7 +29,7 @@ from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_by_name
 from fsorg_desktop.jobs import JobRunner, JobState, Pool, run_job
 from fsorg_desktop.label_controller import LabelController
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_style import label_icon
 
 FolderIdRole = Qt.ItemDataRole.UserRole
 
@@ -166,13 +166,19 @@ class PropagateDialog(QDialog):
             self._list.addItem(it)
         self._list.blockSignals(False)
         title = label_by_name(self._label).title
-        if self._candidates:
+        n = len(self._candidates)
+        if n:
             self._intro.setText(
-                f"{len(self._candidates)} folder(s) look like this one. Tick the ones to label “{title}”; "
+                f"{n} folder{'s look' if n != 1 else ' looks'} like this one. Tick the ones to label “{title}”; "
                 "this is one step you can undo (Ctrl+Z)."
             )
         else:
-            self._intro.setText("No sibling or cousin folder has the same name shape.")
+            # Nothing to choose: a short note with one Close button, not an empty list.
+            self._intro.setText("No sibling or cousin folder has the same name shape: nothing to apply.")
+            for w in (self._list, self._all, self._none, self._ok):
+                w.hide()
+            self._buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
+            self.resize(self.width(), self.minimumSizeHint().height())
         self._update_ok()
         self.candidates_loaded.emit(self.candidates)
 

@@ -29,13 +29,12 @@ from PySide6.QtWidgets import (
 from engine.evaluation.queries import Comparison, EvalRunInfo
 from engine.evaluation.report import Report, verdict
 from fsorg_desktop.models.results_comparison_model import ResultsComparisonModel, fmt_delta
-from fsorg_desktop.views.results_style import (
+from fsorg_desktop.style.plot_style import foreground, style_plot
+from fsorg_desktop.style.results_style import (
     NEGATIVE,
     POSITIVE,
-    foreground,
     label_color,
     label_title,
-    style_plot,
 )
 
 

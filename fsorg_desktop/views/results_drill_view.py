@@ -15,7 +15,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from fsorg_desktop.models.results_drill_model import FolderIdRole, ResultsDrillModel, SortRole
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
 
 
 class ResultsDrillView(QTableView):
@@ -37,7 +37,10 @@ class ResultsDrillView(QTableView):
         self.setAlternatingRowColors(True)
         self.verticalHeader().hide()
         self.setWordWrap(False)
-        self.setTextElideMode(Qt.TextElideMode.ElideLeft)  # the folder's own name is at the end
+        # long paths cut in the middle: the top folder and the folder's own name stay (full path: tooltip)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # the Folder column gives way instead: the Results tab never scrolls sideways
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         h = self.horizontalHeader()
         h.setSectionResizeMode(ResultsDrillModel.PATH, QHeaderView.ResizeMode.Stretch)
         for c in range(1, ResultsDrillModel.NOW + 1):
@@ -78,7 +81,7 @@ class ResultsDrillView(QTableView):
             )
 
     def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        wanted = label_for_key(ev)  # the app-wide key map (fsorg_desktop.views.label_keys)
+        wanted = label_for_key(ev)  # the app-wide key map (fsorg_desktop.style.label_keys)
         if wanted is None:
             return super().keyPressEvent(ev)
         ev.accept()

@@ -27,21 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListView,
-    QMenu,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
@@ -61,15 +48,9 @@ from engine.evaluation.queries import (
 from engine.storage import Databases
 from fsorg_desktop.jobs import JobRunner, JobState, run_query
 from fsorg_desktop.label_controller import LabelController
-from fsorg_desktop.models.results_drill_model import ResultsDrillModel
-from fsorg_desktop.models.results_errors_model import ErrorRole, ResultsErrorsModel
-from fsorg_desktop.models.results_history_model import ResultsHistoryModel
-from fsorg_desktop.views.confusion_heatmap import ConfusionHeatmap
-from fsorg_desktop.views.f1_bars import F1Bars
-from fsorg_desktop.views.history_view import ResultsHistoryView
-from fsorg_desktop.views.results_comparison_view import ResultsComparisonView
-from fsorg_desktop.views.results_drill_view import ResultsDrillView
-from fsorg_desktop.views.results_style import label_title
+from fsorg_desktop.models.results_errors_model import ErrorRole
+from fsorg_desktop.style.results_style import label_title
+from fsorg_desktop.views.results_layout import build_results_panel
 
 log = logging.getLogger(__name__)
 
@@ -118,191 +99,49 @@ class ResultsPanel(QWidget):
         self._now: dict[int, str | None] = {}  # folder id -> label now, where it differs
         self._drill: DrillDown | None = None
         self._retrain_base: int | None = None
+        self._outside: set[int] = set()  # labelled, not in the run, when the run was shown
+        self._added: set[int] = set()  # labelled since then, not in the run
         self._build()
         label_controller.labels_changed.connect(self._on_labels_changed)
         label_controller.labels_reset.connect(self._on_labels_reset)
 
     # ================================================================== layout
     def _build(self) -> None:
-        # -- header: the number, the verdict, what run this is, actions
-        self.score_label = QLabel("–")
-        big = QFont(self.font())
-        big.setPointSizeF(big.pointSizeF() * 3.0)
-        big.setBold(True)
-        self.score_label.setFont(big)
-        self.score_label.setToolTip("Macro F1: the average of the per-class F1 scores")
-        self.score_caption = QLabel("Macro F1")
-        self.score_caption.setEnabled(False)
-        self.verdict_label = QLabel()
-        vf = QFont(self.font())
-        vf.setPointSizeF(vf.pointSizeF() * 1.3)
-        vf.setBold(True)
-        self.verdict_label.setFont(vf)
-        self.gain_label = QLabel()
-        self.run_label = QLabel()
-        self.run_label.setWordWrap(True)
-        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        verdict_box = QVBoxLayout()
-        verdict_box.addStretch(1)
-        verdict_box.addWidget(self.verdict_label)
-        verdict_box.addWidget(self.gain_label)
-        verdict_box.addWidget(self.run_label)
-        verdict_box.addStretch(1)
-        score_box = QVBoxLayout()
-        score_box.addWidget(self.score_caption)
-        score_box.addWidget(self.score_label)
-        self.export_button = QToolButton()
-        self.export_button.setText("Export")
-        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.export_button)
-        menu.addAction("Charts as PNG…", lambda: self._ask_export("png"))
-        menu.addAction("Numbers as CSV…", lambda: self._ask_export("csv"))
-        menu.addAction("Numbers as JSON…", lambda: self._ask_export("json"))
-        self.export_button.setMenu(menu)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
-        actions = QVBoxLayout()
-        actions.addWidget(self.export_button)
-        actions.addWidget(self.refresh_button)
-        actions.addStretch(1)
-        header = QHBoxLayout()
-        header.addLayout(score_box)
-        header.addSpacing(16)
-        header.addLayout(verdict_box, 1)
-        header.addLayout(actions)
+        build_results_panel(self)
 
-        # -- charts
-        self.heatmap = ConfusionHeatmap()
-        self.heatmap.cell_activated.connect(self._on_cell_activated)
-        self.normalise_box = QCheckBox("Row-normalised (share of each true label)")
-        self.normalise_box.toggled.connect(self.heatmap.set_normalised)
-        legend = QLabel(
-            "Blue: right answers · red: mistakes (darker = more) · click a cell to list its folders"
+    def side_by_side_width(self) -> int:
+        """The width from which the matrix and the F1 bars fit next to each other."""
+        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
+        return heat.minimumSizeHint().width() + right.minimumSizeHint().width() + 40
+
+    def _charts_min_height(self, orientation) -> int:
+        """Room for the header and the charts at their minimum (one above the other, or side by
+        side): the panel scrolls down instead of squeezing a chart under its neighbour (a
+        squeezed layout would draw the checkbox over the matrix's axis)."""
+        if self.charts_split.orientation() != orientation:
+            self.charts_split.setOrientation(orientation)
+        lay = self.charts.layout()
+        lay.invalidate()
+        slack = 130  # wrapped texts (verdict, run line, legend) take more lines at narrow widths
+        return lay.totalMinimumSize().height() + slack
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """As narrow as the charts one above the other (the scroll area then gives the panel
+        the viewport's width, and resizeEvent picks the orientation that fits)."""
+        hint = super().minimumSizeHint()
+        heat, right = self.charts_split.widget(0), self.charts_split.widget(1)
+        narrow = max(heat.minimumSizeHint().width(), right.minimumSizeHint().width()) + 24
+        return QSize(min(hint.width(), narrow), hint.height())
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        want = (
+            Qt.Orientation.Horizontal if ev.size().width() >= self.side_by_side_width() else Qt.Orientation.Vertical
         )
-        legend.setEnabled(False)
-        legend.setWordWrap(True)
-        heat_box = QVBoxLayout()
-        heat_box.setContentsMargins(0, 0, 0, 0)
-        heat_title = QLabel("<b>Confusion matrix</b>")
-        heat_box.addWidget(heat_title)
-        heat_box.addWidget(self.heatmap, 1)
-        heat_row = QHBoxLayout()
-        heat_row.addWidget(self.normalise_box)
-        heat_row.addStretch(1)
-        heat_box.addLayout(heat_row)
-        heat_box.addWidget(legend)
-        heat_w = QWidget()
-        heat_w.setLayout(heat_box)
-
-        self.bars = F1Bars()
-        self.bars.class_activated.connect(lambda lb: self._request_drill(lb, None))
-        self.errors_model = ResultsErrorsModel(self)
-        self.errors_view = QListView()
-        self.errors_view.setModel(self.errors_model)
-        self.errors_view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
-        self.errors_view.clicked.connect(self._on_error_activated)
-        self.errors_view.activated.connect(self._on_error_activated)
-        self.errors_view.setMinimumHeight(90)
-        self.errors_view.setIconSize(QSize(12, 12))
-        right = QVBoxLayout()
-        right.setContentsMargins(0, 0, 0, 0)
-        right.addWidget(
-            QLabel("<b>F1 per class</b> <span style='color:gray'>(hover for precision and recall)</span>")
-        )
-        right.addWidget(self.bars, 3)
-        right.addWidget(
-            QLabel("<b>Most common errors</b> <span style='color:gray'>true -> predicted : N</span>")
-        )
-        right.addWidget(self.errors_view, 2)
-        right_w = QWidget()
-        right_w.setLayout(right)
-        charts_split = QSplitter(Qt.Orientation.Horizontal)
-        charts_split.addWidget(heat_w)
-        charts_split.addWidget(right_w)
-        charts_split.setSizes([560, 440])
-
-        # The part exported as PNG: header + charts.
-        self.charts = QFrame()
-        charts_lay = QVBoxLayout(self.charts)
-        charts_lay.setContentsMargins(6, 6, 6, 6)
-        charts_lay.addLayout(header)
-        charts_lay.addWidget(charts_split, 1)
-
-        # -- drill-down
-        self.drill_title = QLabel("Click a matrix cell, an error line or a bar to list its folders.")
-        self.drill_title.setWordWrap(True)
-        self.drill_note = QLabel()
-        self.drill_note.setWordWrap(True)
-        self.drill_note.setStyleSheet("QLabel { color: #9a6700; }")
-        self.drill_note.hide()
-        self.drill_model = ResultsDrillModel(self)
-        self.drill_view = ResultsDrillView(self.drill_model)
-        self.drill_view.label_requested.connect(self._on_label_requested)
-        self.drill_view.folder_selected.connect(self.folder_activated)
-        self.changes_label = QLabel()
-        self.retrain_button = QPushButton("Retrain with my corrections")
-        self.retrain_button.setToolTip(
-            "Train a new model on your current labels, then compare it with this run"
-        )
-        self.retrain_button.clicked.connect(self._on_retrain_clicked)
-        drill_head = QHBoxLayout()
-        drill_head.addWidget(self.drill_title, 1)
-        drill_foot = QHBoxLayout()
-        drill_foot.addWidget(self.changes_label, 1)
-        drill_foot.addWidget(self.retrain_button)
-        drill_w = QWidget()
-        drill_lay = QVBoxLayout(drill_w)
-        drill_lay.setContentsMargins(6, 0, 6, 6)
-        drill_lay.addLayout(drill_head)
-        drill_lay.addWidget(self.drill_note)
-        drill_lay.addWidget(self.drill_view, 1)
-        drill_lay.addLayout(drill_foot)
-
-        report_split = QSplitter(Qt.Orientation.Vertical)
-        report_split.addWidget(self.charts)
-        report_split.addWidget(drill_w)
-        report_split.setStretchFactor(0, 3)
-        report_split.setStretchFactor(1, 2)
-        report_split.setSizes([520, 300])
-
-        self.empty_label = QLabel(
-            "No evaluation yet.\n\nTrain a model, or run the baseline or zero-shot model on labelled "
-            "folders: its Macro F1, confusion matrix and errors will appear here."
-        )
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setWordWrap(True)
-        self.report_stack = QStackedWidget()
-        self.report_stack.addWidget(self.empty_label)
-        self.report_stack.addWidget(report_split)
-
-        # -- history and comparison
-        self.history_model = ResultsHistoryModel(self)
-        self.history_view = ResultsHistoryView(self.history_model)
-        self.history_view.run_requested.connect(self._on_history_run_requested)
-        self.history_view.compare_requested.connect(self.show_comparison)
-        self.comparison_view = ResultsComparisonView()
-        self.comparison_view.run_requested.connect(self._on_history_run_requested)
-
-        self.tabs = QTabWidget()
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.report_stack, "Report")
-        self.tabs.addTab(self.history_view, "History")
-        self.tabs.addTab(self.comparison_view, "Compare")
-
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-        )
-        self.message_label.linkActivated.connect(lambda _link: self._show_message(""))
-        self.message_label.hide()
-        self._message = ""
-        self._message_is_error = False
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.message_label)
-        lay.addWidget(self.tabs, 1)
-        self._update_changes()
+        if self.charts_split.orientation() != want:
+            self.charts_split.setOrientation(want)
+            # Stacked, the charts need their full height: the Results tab scrolls down instead.
+            self.charts.setMinimumHeight(self._charts_min_height(want))
 
     # ================================================================== public API
     @property
@@ -457,6 +296,10 @@ class ResultsPanel(QWidget):
         self._run = run
         self._truth = {it.folder_id: it.true_label for it in run.items}
         self._now = {ch.folder_id: ch.label_now for ch in run.changes}
+        # Folders labelled outside the run's set when it is shown; any other label added
+        # later counts as new since the run (Label next, a sample: "Retrain" should learn them).
+        self._outside = {fid for fid in self._labels.labels() if fid not in self._truth}
+        self._added = set()
         rep, info = run.report, run.info
         self.report_stack.setCurrentIndex(1)
         self.score_label.setText(f"{rep.macro_f1 * 100:.1f}%")
@@ -485,7 +328,7 @@ class ResultsPanel(QWidget):
 
     def _on_comparison_loaded(self, comparison: Comparison) -> None:
         self.comparison_view.set_comparison(comparison)
-        self.tabs.setCurrentWidget(self.comparison_view)
+        self.tabs.setCurrentIndex(2)  # Compare (its view sits in a scroll area)
         self.comparison_shown.emit(comparison)
 
     # ================================================================== drill-down
@@ -563,8 +406,14 @@ class ResultsPanel(QWidget):
     # ================================================================== labels changed
     def _on_labels_changed(self, folder_ids: list) -> None:
         changed: dict[int, str | None] = {}
+        added_before = len(self._added)
         for fid in folder_ids:
             if fid not in self._truth:
+                if self._run is not None and fid not in self._outside:
+                    if self._labels.label_of(fid) is None:
+                        self._added.discard(fid)
+                    else:
+                        self._added.add(fid)
                 continue
             now = self._labels.label_of(fid)
             changed[fid] = now
@@ -574,6 +423,7 @@ class ResultsPanel(QWidget):
                 self._now[fid] = now
         if changed:
             self.drill_model.set_current_labels(changed)
+        if changed or len(self._added) != added_before:
             self._update_changes()
 
     def _on_labels_reset(self) -> None:
@@ -584,21 +434,30 @@ class ResultsPanel(QWidget):
         """Folders of the shown run whose label differs now from when it was scored."""
         return dict(self._now)
 
+    def new_labels_since_run(self) -> int:
+        """Folders labelled since the shown run that it did not score (e.g. a Label next batch)."""
+        return len(self._added)
+
     def _update_changes(self) -> None:
-        n = len(self._now)
+        n, added = len(self._now), len(self._added)
         has_run = self._run is not None
         self.retrain_button.setEnabled(has_run)
         self.retrain_button.setText(
-            f"Retrain with my corrections ({n})" if n else "Retrain with my corrections"
+            f"Retrain with my corrections ({n + added})" if n + added else "Retrain with my corrections"
         )
         if not has_run:
             self.changes_label.setText("")
-        elif n:
+            return
+        parts = []
+        if n:
             in_list = self.drill_model.changed_count()
-            extra = f", {in_list} in this list" if self._drill is not None else ""
-            self.changes_label.setText(f"✎ {n} label{'s' if n != 1 else ''} changed since this run{extra}.")
-        else:
-            self.changes_label.setText("No label changed since this run.")
+            extra = f" ({in_list} in this list)" if self._drill is not None else ""
+            parts.append(f"{n} label{'s' if n != 1 else ''} changed{extra}")
+        if added:
+            parts.append(f"{added} folder{'s' if added != 1 else ''} newly labelled")
+        self.changes_label.setText(
+            f"✎ {' and '.join(parts)} since this run." if parts else "No label changed since this run."
+        )
 
     def _on_retrain_clicked(self) -> None:
         self._retrain_base = self.current_eval_run_id

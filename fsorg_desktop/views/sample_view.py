@@ -43,8 +43,8 @@ from fsorg_desktop.models.sample_table_model import (
     SampleTableModel,
     UnlabelledOnlyProxy,
 )
-from fsorg_desktop.views.label_keys import CLEAR, label_for_key
-from fsorg_desktop.views.label_style import label_icon
+from fsorg_desktop.style.label_keys import CLEAR, label_for_key
+from fsorg_desktop.style.label_style import label_icon
 
 
 class LabelComboDelegate(QStyledItemDelegate):
@@ -93,7 +93,6 @@ class SampleView(QWidget):
     folder_selected = Signal(int)
     generate_requested = Signal()
     label_next_requested = Signal()
-    export_requested = Signal()
     context_menu_requested = Signal(object)  # QMenu to fill before it shows
 
     def __init__(self, model: SampleTableModel, parent: QWidget | None = None) -> None:
@@ -148,10 +147,14 @@ class SampleView(QWidget):
         self.table.setAccessibleName("Sample table")
         h = self.table.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, w in ((COL_PATH, 240), (COL_NAME, 160), (COL_PARENT, 120), (COL_CHILDREN, 160),
-                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 140), (COL_SUSPECT, 28),
+        for col, w in ((COL_PATH, 220), (COL_NAME, 120), (COL_PARENT, 120), (COL_CHILDREN, 160),
+                       (COL_EXTS, 120), (COL_HEURISTIC, 130), (COL_LABEL, 125), (COL_SUSPECT, 28),
                        (COL_MODEL, 140), (COL_MARGIN, 60)):
             h.resizeSection(col, w)
+        # Where the folder is, right after its name and your label ("maps" or "assets" alone
+        # says little); long paths are cut in the middle so the top folder and the name stay.
+        h.moveSection(h.visualIndex(COL_PATH), h.visualIndex(COL_LABEL) + 1)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_context_menu)
 
@@ -192,6 +195,13 @@ class SampleView(QWidget):
         if not rows and self.table.currentIndex().isValid():
             rows = [self.table.currentIndex().row()]
         return [self.proxy.index(r, 0).data(FolderIdRole) for r in rows]
+
+    def show_new_sample(self, rows: list) -> None:
+        """A new sample: show it, focus the table on its first row (ready for the keys 1–6)."""
+        self._model.set_rows(rows)
+        self.table.setFocus()
+        if rows:
+            self.table.setCurrentIndex(self.proxy.index(0, 0))
 
     def select_folder(self, folder_id: int) -> bool:
         row = self._model.row_of(folder_id)

@@ -47,6 +47,7 @@ class WelcomeView(QWidget):
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setWordWrap(True)
+        self._last: RecentLibrary | None = None
         self.open_button = QPushButton("Open a folder…")
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self.open_requested)
@@ -58,6 +59,12 @@ class WelcomeView(QWidget):
         zl.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignCenter)
         zl.addStretch(1)
 
+        # The library used last is offered, never reopened behind the user's back.
+        self.reopen_button = QPushButton()
+        self.reopen_button.setObjectName("reopenLast")
+        self.reopen_button.clicked.connect(self._on_reopen)
+        self.reopen_button.hide()
+        zl.insertWidget(zl.count() - 1, self.reopen_button, 0, Qt.AlignmentFlag.AlignCenter)
         self.recent_title = QLabel("<b>Recent libraries</b>")
         self.recent = QListWidget()
         self.recent.setMaximumHeight(160)
@@ -72,6 +79,12 @@ class WelcomeView(QWidget):
         lay.addWidget(self.recent)
 
     def set_recent(self, items: list[RecentLibrary]) -> None:
+        self._last = items[0] if items else None
+        if self._last is not None:
+            name = self._last.title.rstrip("/\\").rsplit("/", 1)[-1] or self._last.title
+            self.reopen_button.setText(f"Reopen “{name}”")
+            self.reopen_button.setToolTip(f"Scanned folder: {self._last.root or '?'}\nData folder: {self._last.data_dir}")
+        self.reopen_button.setVisible(self._last is not None)
         self.recent.clear()
         for lib in items:
             it = QListWidgetItem(lib.title)
@@ -85,6 +98,10 @@ class WelcomeView(QWidget):
         self.zone.setProperty("active", "true" if active else "false")
         self.zone.style().unpolish(self.zone)
         self.zone.style().polish(self.zone)
+
+    def _on_reopen(self) -> None:
+        if self._last is not None:
+            self.recent_requested.emit(self._last)
 
     def _on_recent(self, item: QListWidgetItem) -> None:
         self.recent_requested.emit(item.data(Qt.ItemDataRole.UserRole))

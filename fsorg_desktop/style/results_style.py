@@ -1,12 +1,11 @@
-"""Shared look of the results charts: palette-aware pyqtgraph plots and readable text
-colours. Kept apart so the heatmap, the bars and the history line look like one panel
+"""Shared colours of the results panel and its tables: readable text colours, label
+colours and titles (no pyqtgraph here: the item models read it too). The charts' plot style is
+in :mod:`.plot_style`. Kept apart so the heatmap, the bars and the history line look like one panel
 (and follow a dark system theme instead of pyqtgraph's fixed black background)."""
 
 from __future__ import annotations
 
-import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QColor
 
 from engine.core.taxonomy import label_by_name
 
@@ -56,26 +55,3 @@ def label_title(name: str) -> str:
         return label_by_name(name).title
     except KeyError:
         return name
-
-
-def style_plot(plot: pg.PlotWidget, owner: QWidget) -> None:
-    """A static chart in the palette's colours: no pan/zoom, no context menu, no 'A' button
-    (a results chart is read, not explored; a stray drag must not move the matrix away)."""
-    pal = owner.palette()
-    bg = pal.color(QPalette.ColorRole.Base)
-    fg = pal.color(QPalette.ColorRole.Text)
-    plot.setBackground(bg)
-    item = plot.getPlotItem()
-    item.setMouseEnabled(x=False, y=False)
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    font = QFont(owner.font())
-    for name in ("left", "bottom", "top", "right"):
-        ax = item.getAxis(name)
-        ax.setPen(pg.mkPen(fg))
-        ax.setTextPen(pg.mkPen(fg))
-        ax.setTickFont(font)
-
-
-def foreground(owner: QWidget) -> QColor:
-    return owner.palette().color(QPalette.ColorRole.Text)

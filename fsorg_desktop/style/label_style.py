@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 
 from engine.core.taxonomy import label_by_name, labels
 
@@ -19,16 +19,17 @@ def label_color(name: str) -> QColor:
 
 @lru_cache(maxsize=32)
 def label_icon(name: str) -> QIcon:
-    """A round swatch, drawn at 2x so it stays crisp on high-DPI screens."""
+    """A round swatch with a white ring (it stays visible on a selected row's highlight),
+    drawn at 2x so it stays crisp on high-DPI screens."""
     icon = QIcon()
     for size in (16, 32):
         pm = QPixmap(size, size)
         pm.fill(Qt.GlobalColor.transparent)
         p = QPainter(pm)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
+        p.setPen(QPen(QColor(255, 255, 255, 230), size / 10))
         p.setBrush(label_color(name))
-        m = size * 0.2
+        m = size * 0.17
         p.drawEllipse(QRectF(m, m, size - 2 * m, size - 2 * m))
         p.end()
         icon.addPixmap(pm)
