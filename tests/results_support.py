@@ -75,7 +75,7 @@ def build_library(tmp_path: Path, layout: dict[str, tuple[str, str, float]] = LI
         d.mkdir(parents=True, exist_ok=True)
         (d / f"file{i}.png").write_bytes(b"x")
     settings = StorageSettings.from_storage_arg(tmp_path / "data")
-    res = gather(root, settings, threads=0)
+    res = gather(root, settings)
     dbs = Databases.open(settings)
     with dbs.index.connect() as c:
         ids = dict(

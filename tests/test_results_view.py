@@ -123,10 +123,14 @@ def test_heatmap_cells_equal_the_stored_matrix(qtbot, env):
     left = [t for _v, t in hm.getPlotItem().getAxis("left")._tickLevels[0]]
     assert left[0] == "Creator / studio" and len(left) == len(labels)
     assert len(hm.getPlotItem().getAxis("bottom")._tickLevels[0]) == len(labels)
-    # The header: Macro F1 in large type with the verdict.
+    # The header: Macro F1 in large type with the same headline the CLI prints.
+    from engine.evaluation.report import headline
+
     rep = panel.current_run.report
     assert panel.score_label.text() == f"{rep.macro_f1 * 100:.1f}%"
-    assert panel.verdict_label.text() == rep.decision
+    assert panel.verdict_label.text() == headline(rep) == panel.current_run.headline
+    if panel.current_run.info.kind == "finetuned":
+        assert "Fine-tuning" not in panel.verdict_label.text()
     # Errors list, biggest first, in the format.
     first = panel.errors_model.index(0).data()
     assert first == "descriptor -> content_subject : 3"

@@ -28,6 +28,8 @@ def print_result(result) -> None:
         text = format_coverage(result.coverage)
         if text:
             print(text)
+    elif result.note:
+        print(result.note)
     else:
         print("No labelled folders among them: no evaluation report.")
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         output_csv=args.output_csv,
         trust_pickle=bool(getattr(args, "trust_pickle", False)),
+        include_training_folders=bool(getattr(args, "include_training_folders", False)),
     )
     print_result(result)
     return 0

@@ -60,9 +60,8 @@ class ModelActions(QObject):
         return done
 
     def _show_report(self, what: str, report) -> None:
-        from engine.evaluation.report import verdict
+        from engine.evaluation.report import headline
 
-        decision, gain = verdict(report.macro_f1)
         per_class = "\n".join(
             f"{name:>18}  P {s.precision:5.1%}  R {s.recall:5.1%}  F1 {s.f1:5.1%}  n={s.support}"
             for name, s in report.per_class.items()
@@ -70,9 +69,8 @@ class ModelActions(QObject):
         errors = "\n".join(f"{t} -> {p} : {n} errors" for t, p, n in report.errors[:10])
         self.w.dialogs.message(
             f"{what}: Macro F1 {report.macro_f1:.1%}",
-            f"<b>Macro F1 {report.macro_f1:.1%}</b> on {report.n:,} labelled folders "
-            f"(accuracy {report.accuracy:.1%}).<br>{decision}"
-            + (f" Expected gain from fine-tuning: {gain}." if gain != "-" else ""),
+            f"<b>Macro F1 {report.macro_f1:.1%}</b> (accuracy {report.accuracy:.1%}, n={report.n:,}).<br>"
+            + headline(report).replace("\n", "<br>"),
             informative="The Results tab shows the confusion matrix and per-class scores.",
             details=f"Per class:\n{per_class}\n\nMost common errors:\n{errors or '(none)'}",
         )
@@ -137,12 +135,36 @@ class ModelActions(QObject):
             self.results_available.emit(result.eval_run_id)
             if result.report is not None:
                 self._show_report("Training", result.report)
+            sc = result.report.scope if result.report is not None else None
+            if sc is not None and sc.baseline_macro_f1 is not None and result.report.macro_f1 < sc.baseline_macro_f1:
+                if self.w.dialogs.confirm(
+                    "The fine-tuned model is worse than the baseline",
+                    f"On the same {sc.n} held-out folders the fine-tuned model scored "
+                    f"{result.report.macro_f1:.1%} and the shipped baseline {sc.baseline_macro_f1:.1%}.\n\n"
+                    "Label the library with the baseline's predictions instead?",
+                ):
+                    self.predict_with_baseline()
+                    return
             self.w.statusBar().showMessage(
                 f"Model saved to {result.model_path} in {result.seconds:.0f} s. Predicting every folder…", 15_000
             )
             self.predict_all()
 
         self.w.labels.when_saved(lambda: model_ops.train_op(self.w.runner, settings, cfg, model_path, done))
+
+    def predict_with_baseline(self) -> None:
+        """Every folder labelled by the shipped baseline (``config/fine_tuning/keep_baseline.json``)."""
+        if self.w.state is None:
+            return
+        from engine.core.config import fine_tuning_dir, load_config
+
+        settings = self.w.state.settings
+        cfg = load_config("predict", fine_tuning_dir() / "keep_baseline.json")
+        self.w.labels.when_saved(
+            lambda: model_ops.predict_op(
+                self.w.runner, settings, cfg, self._model_job_done("Baseline predictions"), title="Predict with baseline"
+            )
+        )
 
     def predict_all(self) -> None:
         if self.w.state is None or self.w.state.snapshot is None:

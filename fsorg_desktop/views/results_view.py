@@ -461,10 +461,11 @@ class ResultsPanel(QWidget):
         self.report_stack.setCurrentIndex(1)
         self.score_label.setText(f"{rep.macro_f1 * 100:.1f}%")
         self.score_label.setStyleSheet(f"QLabel {{ color: {_band_color(rep.macro_f1)}; }}")
-        decision, gain = run.verdict
-        self.verdict_label.setText(decision)
-        self.gain_label.setText(f"Expected gain from fine-tuning: {gain}" if gain != "-" else "")
-        self.gain_label.setVisible(gain != "-")
+        # The same words the CLI prints (engine.evaluation.report.headline): the guide's verdict
+        # only for baseline / zero-shot runs; what a fine-tuned model was scored on otherwise.
+        self.verdict_label.setText(run.headline)
+        self.gain_label.setText("")
+        self.gain_label.setVisible(False)
         self.run_label.setText(
             f"Run {info.id} · {info.model_text} · {info.split_text} · label run {info.label_run_id} · "
             f"{info.date_text}\naccuracy {rep.accuracy * 100:.1f}% · {rep.n} folders evaluated"
