@@ -22,7 +22,7 @@ def print_result(result) -> None:
             "and are marked abstained (final label 'unknown'; their argmax label and probabilities are kept)."
         )
     if result.report is not None:
-        from engine.models.prediction import format_coverage
+        from engine.models.prediction_output import format_coverage
 
         print(result.report.format_text(result.report_title))
         text = format_coverage(result.coverage)
