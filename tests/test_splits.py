@@ -52,6 +52,8 @@ def test_family_groups_join_siblings_and_same_names():
     assert g[0] == g[2]  # "forest" under another parent shares a name with a sibling
     assert g[4] == g[5]  # same normalized name
     assert g[3] != g[0] and g[3] != g[4]
+    top = family_groups(["Gage Eakins", "seans-czepeku", "Gremlin"])
+    assert len(set(top.tolist())) == 3  # the library root is not a pack: its children stay apart
     assert parent_of("A/maps/forest") == "A/maps" and parent_of("top") == ""
 
 
