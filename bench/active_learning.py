@@ -288,8 +288,8 @@ def suspects(settings, run_id: int, args) -> None:
 
 
 def abstain(settings, run_id: int, args) -> None:
-    from engine.active.curves import macro_f1_min_support
     from engine.core.taxonomy import label_names
+    from engine.evaluation.report import macro_f1_min_support
     from engine.labels.runs import load_labels
     from engine.models.abstention import (
         abstention_report,

@@ -215,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="allow loading a model folder that needs pickle (only for folders you trust)",
             )
+            p.add_argument(
+                "--include-training-folders",
+                action="store_true",
+                help="also score the labelled folders the model learned from (the report is then "
+                "titled as training-set figures: what it remembers, not how good it is)",
+            )
         p.set_defaults(_command=cmd)
     model.set_defaults(_model_parser=model)
     return parser

@@ -66,8 +66,13 @@ VARIANTS = ("portable", "default", "portable+heuristic", "heuristic-only", "blen
 
 
 def macro_min(report, min_support: int = 3) -> float:
-    cls = [lb for lb in report.labels if report.per_class[lb].support >= min_support]
-    return sum(report.per_class[lb].f1 for lb in cls) / len(cls) if cls else 0.0
+    """Macro F1 over classes with >= ``min_support`` folders (engine.evaluation.report's one definition)."""
+    from engine.evaluation.report import macro_f1_min_support
+
+    y_true = [t for t, row in zip(report.labels, report.confusion) for _ in range(sum(row))]
+    y_pred = [report.labels[j] for row in report.confusion for j, c in enumerate(row) for _ in range(c)]
+    m, _ = macro_f1_min_support(y_true, y_pred, min_support)
+    return 0.0 if m != m else m
 
 
 def with_guesses(records, guesses):

@@ -32,13 +32,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
 def macro_ge(y_true, y_pred, min_support=3):
-    from engine.evaluation.report import compute_report
+    from engine.evaluation.report import compute_report, macro_f1_min_support
 
-    labels = sorted(set(y_true) | set(y_pred))
-    rep = compute_report(y_true, y_pred, labels)
-    scored = [lb for lb in rep.labels if rep.per_class[lb].support >= min_support]
-    m = sum(rep.per_class[lb].f1 for lb in scored) / len(scored) if scored else 0.0
-    return m, scored, rep
+    m, scored = macro_f1_min_support(y_true, y_pred, min_support)
+    rep = compute_report(y_true, y_pred, sorted(set(y_true) | set(y_pred)))
+    return (0.0 if m != m else m), scored, rep
 
 
 def main() -> int:

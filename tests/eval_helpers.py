@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, select
 
 from engine.core.jobs import UserError
 from engine.core.taxonomy import label_names
-from engine.evaluation.report import compute_report
+from engine.evaluation.report import compute_report, scope_for
 from engine.labels.runs import newest_label_run_id
 from engine.storage import schema as S
 
@@ -61,6 +61,7 @@ def record_evaluation(
                 "nothing to score."
             )
         report = compute_report([r[1] for r in rows], [r[2] for r in rows], labels or label_names())
+        report.scope = scope_for(pr.kind, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
         data = report.to_dict()
         data["items"] = [[r[0], r[1], r[2]] for r in rows]
         return c.execute(
@@ -74,6 +75,7 @@ def record_evaluation(
                 n=report.n,
                 macro_f1=report.macro_f1,
                 report=json.dumps(data),
+                folder_set=report.scope.folder_set,
             )
         ).inserted_primary_key[0]
 

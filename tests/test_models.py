@@ -69,7 +69,9 @@ def make_tree(root: Path) -> Path:
     return lib
 
 
-def scan_and_label(root: Path, *, with_splits: bool = False) -> StorageSettings:
+def scan_and_label(
+    root: Path, *, with_splits: bool = False, train_slips: dict[str, str] | None = None
+) -> StorageSettings:
     """gather + extract-features (the real engine functions) + a label run for every folder."""
     from engine.features.extract import extract_features
     from engine.labels.runs import LabelRow, create_label_run, set_labels
@@ -82,8 +84,13 @@ def scan_and_label(root: Path, *, with_splits: bool = False) -> StorageSettings:
     extract_features(dbs, g.snapshot_id, load_config("extract_features"))
     with dbs.training.connect() as c:
         ids = dict(c.execute(select(S.folder_features.c.rel_path, S.folder_features.c.folder_id)).all())
+    slips = train_slips or {}  # label -> the label the user gave instead, in the train split only
+
+    def split_of(i: int) -> str | None:
+        return ("test" if i % 4 == 0 else "train") if with_splits else None
+
     rows = [
-        LabelRow(ids[p], g.snapshot_id, p, lb, ("test" if i % 4 == 0 else "train") if with_splits else None)
+        LabelRow(ids[p], g.snapshot_id, p, slips.get(lb, lb) if split_of(i) == "train" else lb, split_of(i))
         for i, (p, lb) in enumerate(TREE.items())
     ]
     with dbs.training.begin() as c:
@@ -169,8 +176,9 @@ def test_reload_gives_the_same_predictions(trained):
     pb = np.stack([np.frombuffer(r.probs, np.float32) for r in b])
     assert [r.label for r in a] == [r.label for r in b]
     np.testing.assert_allclose(pa, pb, atol=1e-4)
-    # The held-out part of the training report is reproduced by predicting that split's folders.
-    assert first.report is not None and first.report.n == len(TREE)
+    # Every labelled folder taught this model (the head was refit on all): nothing is left to
+    # score it on, and predict says so instead of reporting training-set figures as quality.
+    assert first.report is None and "none is left to score it on" in (first.note or "")
 
 
 def test_predict_label_is_argmax_of_stored_probs_and_csv(trained, tmp_path):
@@ -316,16 +324,6 @@ def test_unknown_base_model_is_a_clear_error_without_network(tmp_path):
     assert (resolve_base_model("all-MiniLM-L6-v2") / "modules.json").is_file()
 
 
-def test_stratified_split_keeps_singletons_in_training():
-    from engine.models.training import stratified_split
-
-    y = ["a"] * 10 + ["b"] * 5 + ["unknown"]
-    tr, te = stratified_split(y, 0.2, 1)
-    assert sorted(tr + te) == list(range(len(y)))
-    assert [y[i] for i in te].count("a") == 2 and [y[i] for i in te].count("b") == 1
-    assert "unknown" not in [y[i] for i in te]
-
-
 def test_normalize_name_strips_decorations_only():
     from engine.models.inputs import normalize_name
 
@@ -409,6 +407,8 @@ def test_cli_guide_workflow_end_to_end(tmp_path):
     r = run_cli("model", "train", "--storage", str(data), "--config", str(train_cfg), "--model-path", str(model))
     assert r.returncode == 0, r.stderr
     assert "Model saved to" in r.stdout and (model / "metadata.json").is_file()
+    # After fine-tuning the report says what fine-tuning gained, never the "should I fine-tune" guide.
+    assert "Fine-tuning" not in r.stdout and "vs baseline" in r.stdout or "WORSE than the shipped baseline" in r.stdout
     out = tmp_path / "pred.csv"
     r = run_cli("model", "predict", "--storage", str(data), "--model-path", str(model), "--output-csv", str(out))
     assert r.returncode == 0, r.stderr
@@ -418,7 +418,12 @@ def test_cli_guide_workflow_end_to_end(tmp_path):
     # abstain_precision null: no thresholds stored, nothing abstains, final label = prediction.
     assert "abstention" not in json.loads((model / "metadata.json").read_text())
     assert all(p["abstained"] == "" and p["final_label"] == p["prediction"] for p in pred)
-    assert "COVERAGE VS MACRO F1 ON KEPT PREDICTIONS" in r.stdout
+    assert "none is left to score it on" in r.stdout  # every labelled folder taught it (head refit on all)
+    r = run_cli(
+        "model", "predict", "--storage", str(data), "--model-path", str(model), "--include-training-folders"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "TRAINING-SET FIGURES" in r.stdout and "COVERAGE VS MACRO F1 ON KEPT PREDICTIONS" in r.stdout
     r = run_cli("model", "zero-shot", "--storage", str(data), "--split", "train")
     assert r.returncode == 0, r.stderr
     assert "ZERO-SHOT" in r.stdout
@@ -516,7 +521,10 @@ def test_predict_marks_abstained_rows_and_keeps_label_argmax(trained, tmp_path):
     meta["abstention"]["thresholds"] = {lb: (0.0 if lb == "unknown" else median) for lb in meta["labels"]}
     (model / "metadata.json").write_text(json.dumps(meta))
     out = tmp_path / "pred.csv"
-    res = predict(settings, cfg, model_path=model, output_csv=out, progress=no_progress, should_stop=never_stop)
+    res = predict(
+        settings, cfg, model_path=model, output_csv=out, include_training_folders=True,
+        progress=no_progress, should_stop=never_stop,
+    )
     labels, rows = _stored(settings, res.prediction_run_id)
     expect = {r.folder_id: (r.label != "unknown" and r.confidence < median - 1e-9) for r in rows}
     assert 0 < sum(expect.values()) < len(rows)
@@ -588,8 +596,10 @@ def test_predict_report_lists_its_items(trained):
     settings, result = trained
     res = predict(
         settings, load_config("predict", None, labeled_only=True), model_path=result.model_path,
-        progress=no_progress, should_stop=never_stop,
+        include_training_folders=True, progress=no_progress, should_stop=never_stop,
     )
+    assert res.report_title.startswith("TRAINING-SET FIGURES")
+    assert res.report.scope.held_out is False and res.report.scope.n_learned_from == len(TREE)
     stored = _cells_add_up(settings, res.eval_run_id)["report"]
     _, rows = _stored(settings, res.prediction_run_id)
     pred = {r.folder_id: r.label for r in rows}
@@ -628,3 +638,50 @@ def test_baseline_reads_the_heuristic_guess(trained):
     assert with_h[0, -tail + spec["labels"].index("asset_type")] == pytest.approx(
         r.heuristic_confidence * spec["weight"]
     )
+
+
+def test_train_then_predict_scores_only_folders_never_learned_from(tmp_path):
+    """Issue 13: the model knows what it learned from; predict leaves those folders out by
+    default; a fine-tuned model worse than the baseline on the same held-out folders says so."""
+    from engine.models.prediction import predict
+    from engine.models.training import train_model
+
+    # Every 4th folder in the test split; in the train split the user swapped two labels
+    # (a model that learns the slips is worse than the shipped baseline on the test folders).
+    swap = {"content_subject": "asset_type", "asset_type": "content_subject"}
+    settings = scan_and_label(tmp_path, with_splits=True, train_slips=swap)
+    test_paths = {p for i, p in enumerate(TREE) if i % 4 == 0}
+    cfg = load_config(
+        "train", None, max_steps=1, batch_size=8, hardneg_k=2, refit_on_all_labels=False, abstain_precision=None,
+    )
+    res = train_model(settings, cfg, model_path=tmp_path / "m", progress=no_progress, should_stop=never_stop)
+    meta = json.loads((res.model_path / "metadata.json").read_text())
+    learned = set(meta["trained_on"]["body"]["rel_paths"]) | set(meta["trained_on"]["head"]["rel_paths"])
+    assert learned == set(TREE) - test_paths and res.n_test == len(test_paths)
+    text = res.report.format_text("T")
+    assert "Fine-tuning" not in text and "Expected improvement" not in text
+    assert res.report.scope.baseline_macro_f1 > res.report.macro_f1
+    assert f"WORSE than the shipped baseline on the same {len(test_paths)} held-out folders" in text
+    assert "config/fine_tuning/keep_baseline.json" in text and "rough: 90% bootstrap interval" in text
+
+    pcfg = load_config("predict", None, labeled_only=True)
+    honest = predict(settings, pcfg, model_path=res.model_path, progress=no_progress, should_stop=never_stop)
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        ev = c.execute(select(S.eval_runs).where(S.eval_runs.c.id == honest.eval_run_id)).one()
+        path_of = dict(c.execute(select(S.labels.c.folder_id, S.labels.c.rel_path)).all())
+        same = c.execute(select(S.eval_runs.c.folder_set).where(S.eval_runs.c.id == res.eval_run_id)).scalar()
+    dbs.dispose()
+    scored = {path_of[f] for f, _t, _p in json.loads(ev.report)["items"]}
+    assert scored == test_paths and honest.report.n == len(test_paths)
+    assert ev.folder_set == same  # the same folders training scored: History may connect them
+    assert "never learned from" in honest.report_title and honest.report.scope.held_out
+    assert f"{len(TREE) - len(test_paths)} labelled folders this model learned from were left out" in (
+        honest.report.format_text()
+    )
+    everything = predict(
+        settings, pcfg, model_path=res.model_path, include_training_folders=True,
+        progress=no_progress, should_stop=never_stop,
+    )
+    assert everything.report.n == len(TREE) and everything.report_title.startswith("TRAINING-SET FIGURES")
+    assert "TRAINING-SET FIGURES" in everything.report.format_text()

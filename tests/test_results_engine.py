@@ -12,11 +12,11 @@ from sqlalchemy import insert, select
 
 from engine.core.jobs import UserError
 from engine.core.taxonomy import label_names
+from engine.evaluation.compare import compare_runs
 from engine.evaluation.export import export_csv, export_json
 from engine.evaluation.queries import (
     NO_FOLDERS_NOTE,
     changes_since,
-    compare_runs,
     folders_for_cell,
     list_eval_runs,
     load_eval_run,
@@ -47,7 +47,10 @@ def test_record_evaluation_stores_the_report_and_the_truth(lib):
     want = compute_report(
         [t for t, _p, _c in LIBRARY.values()], [p for _t, p, _c in LIBRARY.values()], label_names()
     )
-    assert Report.from_dict(stored).to_dict() == want.to_dict()
+    back = Report.from_dict(stored)
+    assert back.scope is not None and back.scope.n == len(LIBRARY) and back.scope.kind == "finetuned"
+    want.scope = back.scope  # what the figure was measured on travels with it
+    assert back.to_dict() == want.to_dict()
     assert stored["confusion"] == want.confusion
     assert {(f, t, p) for f, t, p in stored["items"]} == {
         (lib.fid(rel), t, p) for rel, (t, p, _c) in LIBRARY.items()
@@ -172,10 +175,16 @@ def test_compare_runs_deltas_and_notes(lib):
     assert cmp.same_test_set is True and cmp.notes == []
     assert (cmp.old.kind, cmp.new.kind) == ("baseline", "finetuned")
 
-    # A different test set is called out.
+    # Runs scored on different folders are not subtracted: shown apart, with the reason.
     split_run = make_eval(lib, split="test")
     cmp2 = compare_runs(lib.dbs.training, old, split_run)
-    assert cmp2.same_test_set is False and any("different folders" in s for s in cmp2.notes)
+    assert cmp2.same_test_set is False and not cmp2.comparable and cmp2.per_class == []
+    assert "different folders" in cmp2.refused and cmp2.notes == [cmp2.refused]
+    from engine.evaluation.compare import history_lines
+    from engine.evaluation.queries import list_eval_runs
+
+    lines = history_lines(list_eval_runs(lib.dbs.training))
+    assert [[r.id for r in g] for g in lines] == [[old, new]]  # split_run stands apart
 
 
 def test_unknown_run_is_a_user_error(lib):

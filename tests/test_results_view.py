@@ -126,10 +126,14 @@ def test_heatmap_cells_equal_the_stored_matrix(qtbot, env):
     assert len(bottom) == len(labels) and all(bottom) and bottom == hm.column_titles()
     if bottom[0] == "1":  # too narrow for names: the label keys, and the rows say which is which
         assert left[0] == "Creator / studio  1" and bottom == [str(i) for i in range(1, len(labels) + 1)]
-    # The header: Macro F1 in large type with the verdict.
+    # The header: Macro F1 in large type with the same headline the CLI prints.
+    from engine.evaluation.report import headline
+
     rep = panel.current_run.report
     assert panel.score_label.text() == f"{rep.macro_f1 * 100:.1f}%"
-    assert panel.verdict_label.text() == rep.decision
+    assert panel.verdict_label.text() == headline(rep) == panel.current_run.headline
+    if panel.current_run.info.kind == "finetuned":
+        assert "Fine-tuning" not in panel.verdict_label.text()
     # Errors list, biggest first, in the format.
     first = panel.errors_model.index(0).data()
     assert first == "Descriptor → Content subject: 3"  # label titles, not raw names

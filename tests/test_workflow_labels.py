@@ -80,11 +80,16 @@ def test_import_creates_a_run_with_stratified_splits(setup, tmp_path):
         assert lab.label == labels[lab.folder_id % 4]
         assert lab.rel_path == v["path"] and lab.snapshot_id == sid
         assert lab.split in ("train", "validation", "test")
-    per_label = Counter((lab.label, lab.split) for lab in stored)
+    # Grouped: no family (siblings, same-named folders) straddles test and the rest; every
+    # label keeps training folders; test and validation each get some.
+    from engine.labels.splits import family_groups, keeps_families_whole
+
+    fams = family_groups([lab.rel_path for lab in stored])
+    assert keeps_families_whole(fams, [lab.split for lab in stored])
+    per_split = Counter(lab.split for lab in stored)
+    assert per_split["test"] >= 1 and per_split["validation"] >= 1 and per_split["train"] > per_split["test"]
     for label in {lab.label for lab in stored}:
-        n = sum(v for (lb, _), v in per_label.items() if lb == label)
-        if n >= 4:
-            assert per_label[(label, "test")] >= 1 and per_label[(label, "validation")] >= 1
+        assert any(lab.split == "train" for lab in stored if lab.label == label)
     run = list_label_runs(dbs.training)[-1]
     assert run.labeler == "user" and run.source == "csv:f.csv" and run.snapshot_id == sid
 
@@ -260,18 +265,21 @@ def test_no_labels_at_all(setup):
 def test_assign_splits_small_classes():
     from engine.labels.runs import LabelRow
 
-    rows = [LabelRow(i, 1, f"p{i}", "a") for i in range(20)] + [
-        LabelRow(100, 1, "x", "b"),
-        LabelRow(101, 1, "y", "b"),
+    # 20 folders of "a" in 20 different packs (no two are siblings or share a name), 2 of "b".
+    names = "oak ash elm fir yew bay box ivy fig lime pine teak palm plum pear nut hazel alder birch rowan"
+    rows = [LabelRow(i, 1, f"pack{chr(65 + i)}/{w} hall", "a") for i, w in enumerate(names.split())] + [
+        LabelRow(100, 1, "packX/ship", "b"),
+        LabelRow(101, 1, "packY/ship", "b"),  # same normalized name: one family
     ]
     s = assign_splits(rows, {}, 0.15, 0.15, seed=3)
-    assert Counter(s[r.folder_id] for r in rows if r.label == "a") == {
-        "train": 14,
-        "test": 3,
-        "validation": 3,
-    }
-    assert {s[100], s[101]} == {"train"}  # too few to hold anything out
+    got = Counter(s[r.folder_id] for r in rows if r.label == "a")
+    assert 2 <= got["test"] <= 4 and 2 <= got["validation"] <= 4 and got["train"] >= 12
+    assert {s[100], s[101]} == {"train"}  # one family: cannot be on both sides, stays in training
     assert s == assign_splits(rows, {}, 0.15, 0.15, seed=3)
+    # An existing split is kept, and a new sibling of a test folder joins it in test.
+    kept = assign_splits(rows + [LabelRow(200, 1, "packA/cedar room", "a")], s, 0.15, 0.15, seed=9)
+    assert all(kept[f] == v for f, v in s.items())
+    assert kept[200] == s[0]
 
 
 def test_cli_bad_csv_exit_2_and_unchanged_db(setup, tmp_path):

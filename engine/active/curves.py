@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +13,7 @@ import numpy as np
 from engine.active.label_next import pick_uncertain
 from engine.core.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress, wrap_progress
 from engine.core.settings import StorageSettings
+from engine.evaluation.report import macro_f1_min_support
 from engine.models.loading import (
     Encoder,
     base_encoder,
@@ -34,35 +33,6 @@ class CurvePoint:
     n_eval: int
     classes: tuple[str, ...]
     macro_f1_heldout: float | None = None  # on a fixed held-out set, when one was asked for
-
-
-def macro_f1_min_support(
-    y_true: Sequence[str], y_pred: Sequence[str], min_support: int = 3
-) -> tuple[float, list[str]]:
-    """Macro F1 over the classes with at least ``min_support`` true examples (the quality protocol's)."""
-    from engine.evaluation.report import compute_report
-
-    if not y_true:
-        return float("nan"), []
-    rep = compute_report(list(y_true), list(y_pred), sorted(set(y_true) | set(y_pred)))
-    scored = [lb for lb in rep.labels if rep.per_class[lb].support >= min_support]
-    if not scored:
-        return float("nan"), []
-    return sum(rep.per_class[lb].f1 for lb in scored) / len(scored), scored
-
-
-def _stratified_holdout(y: Sequence[str], fraction: float, seed: int) -> set[int]:
-    rng = random.Random(seed)
-    by: dict[str, list[int]] = defaultdict(list)
-    for i, lb in enumerate(y):
-        by[lb].append(i)
-    out: set[int] = set()
-    for lb in sorted(by):
-        idx = by[lb][:]
-        rng.shuffle(idx)
-        k = min(len(idx) - 1, int(round(fraction * len(idx))))
-        out.update(idx[: max(0, k)])
-    return out
 
 
 def simulate_curve(
@@ -233,13 +203,16 @@ def learning_curves(
     labels = [lb for lb in label_names() if lb in set(y)]
     parents = [parent_path(r.rel_path) for r in records]
     row_of = {r.folder_id: i for i, r in enumerate(records)}
+    from engine.labels.splits import family_groups, split_train_test
+
+    families = family_groups([r.rel_path for r in records])
     series: dict[str, list[CurvePoint]] = {}
     total = len(strategies) * len(seeds)
     done = 0
     for strategy in strategies:
         runs = []
         for seed in seeds:
-            held = _stratified_holdout(y, heldout_fraction, seed) if heldout_fraction > 0 else set()
+            held = set(split_train_test(y, families, heldout_fraction, seed)[1]) if heldout_fraction > 0 else set()
 
             def diverse_pick(pool: Sequence[int], k: int, rnd: int, _seed: int = seed) -> list[int]:
                 cs = [cands[records[i].folder_id] for i in pool if records[i].folder_id in cands]

@@ -22,12 +22,14 @@ def print_result(result) -> None:
             "and are marked abstained (final label 'unknown'; their argmax label and probabilities are kept)."
         )
     if result.report is not None:
-        from engine.models.prediction import format_coverage
+        from engine.models.prediction_output import format_coverage
 
         print(result.report.format_text(result.report_title))
         text = format_coverage(result.coverage)
         if text:
             print(text)
+    elif result.note:
+        print(result.note)
     else:
         print("No labelled folders among them: no evaluation report.")
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         output_csv=args.output_csv,
         trust_pickle=bool(getattr(args, "trust_pickle", False)),
+        include_training_folders=bool(getattr(args, "include_training_folders", False)),
     )
     print_result(result)
     return 0

@@ -12,6 +12,7 @@ from engine.commands.hints import command
 from engine.commands.progress import run_with_progress
 from engine.core.config import load_config
 from engine.core.settings import StorageSettings
+from engine.evaluation.report import KEEP_BASELINE_COMMAND
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +35,18 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     if result.report is not None:
-        print(result.report.format_text(f"EVALUATION REPORT (held-out test split, {result.n_test} folders)"))
+        print(
+            result.report.format_text(
+                f"FINE-TUNED MODEL ON {result.n_test} HELD-OUT FOLDERS (never learned from; whole families held out)"
+            )
+        )
+        sc = result.report.scope
+        if sc is not None and sc.baseline_macro_f1 is not None and result.report.macro_f1 < sc.baseline_macro_f1:
+            storage = f" --storage {args.storage}" if args.storage else ""
+            print(
+                "The tree shows the fine-tuned model's labels only after you run 'model predict' with it. "
+                f"To label the library with the baseline instead:\n  {KEEP_BASELINE_COMMAND}{storage}"
+            )
     ab = result.abstention
     if ab:
         cov = ab.get("oof_coverage")
@@ -46,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
             + ". Predictions below them are marked abstained (final label 'unknown')."
         )
     print(f"Model saved to {result.model_path}")
-    hint = command(args, "model", "predict", "--model-path", result.model_path, repeat=("--storage", "--label-run-id"))
-    print(f"Next: {hint}")
+    rep = result.report
+    worse = rep is not None and rep.scope is not None and rep.scope.baseline_macro_f1 is not None and (
+        rep.macro_f1 < rep.scope.baseline_macro_f1
+    )
+    if not worse:
+        hint = command(args, "model", "predict", "--model-path", result.model_path, repeat=("--storage", "--label-run-id"))
+        print(f"Next: {hint}")
     return 0

@@ -29,8 +29,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from engine.core.jobs import UserError
-from engine.core.taxonomy import label_names
-from engine.evaluation.report import Report, verdict
+from engine.evaluation.report import Report, ScoredOn, headline, verdict
 from engine.labels.runs import newest_label_run_id
 from engine.storage import schema as S
 
@@ -59,6 +58,7 @@ class EvalRunInfo:
     n: int
     macro_f1: float
     prediction_run_id: int | None
+    folder_set: str | None = None  # fingerprint of the scored folders (None: stored before fsorg kept it)
 
     @property
     def date_text(self) -> str:
@@ -102,6 +102,12 @@ class EvalRun:
     def verdict(self) -> tuple[str, str]:
         return verdict(self.report.macro_f1)
 
+    @property
+    def headline(self) -> str:
+        """The same words the CLI prints for this evaluation (:func:`engine.evaluation.report.headline`)."""
+        scope = self.report.scope or ScoredOn(self.info.kind, self.report.n, held_out=None)
+        return headline(self.report, scope)
+
 
 @dataclass(frozen=True)
 class LabelChange:
@@ -143,40 +149,6 @@ class DrillDown:
         return f"{t} -> {p} : {n} folder{'s' if n != 1 else ''}"
 
 
-@dataclass(frozen=True)
-class ClassDelta:
-    label: str
-    old_f1: float | None  # None: the class was not in the old run's test set
-    new_f1: float | None
-    old_support: int
-    new_support: int
-
-    @property
-    def delta(self) -> float | None:
-        if self.old_f1 is None or self.new_f1 is None:
-            return None
-        return self.new_f1 - self.old_f1
-
-
-@dataclass(frozen=True)
-class Comparison:
-    old: EvalRunInfo
-    new: EvalRunInfo
-    old_report: Report
-    new_report: Report
-    per_class: list[ClassDelta]
-    same_test_set: bool | None  # None: cannot tell (an eval run without recorded items)
-    notes: list[str]
-
-    @property
-    def macro_f1_delta(self) -> float:
-        return self.new_report.macro_f1 - self.old_report.macro_f1
-
-    @property
-    def accuracy_delta(self) -> float:
-        return self.new_report.accuracy - self.old_report.accuracy
-
-
 # ----------------------------------------------------------------------------- helpers
 
 
@@ -199,6 +171,7 @@ def _info(row, model_paths: dict[int, str | None]) -> EvalRunInfo:
         n=row.n,
         macro_f1=row.macro_f1,
         prediction_run_id=row.prediction_run_id,
+        folder_set=getattr(row, "folder_set", None),
     )
 
 
@@ -441,42 +414,3 @@ def folders_for_cell(
     ]
     rows.sort(key=lambda r: (-(r.confidence if r.confidence is not None else -1.0), r.rel_path))
     return DrillDown(eval_run_id, true_label, predicted, rows, note)
-
-
-def compare_runs(training: Engine, old_id: int, new_id: int) -> Comparison:
-    """Two runs side by side: Macro F1 and per-class F1 deltas, and whether the two
-    scores were measured on the same folders (otherwise a delta mixes model change
-    with test-set change, and the notes say so)."""
-    with training.connect() as c:
-        rows = [_eval_row(c, old_id), _eval_row(c, new_id)]
-        paths = _model_paths(c, (r.model_id for r in rows))
-        (old_rep, old_items), (new_rep, new_items) = (_parse_report(r) for r in rows)
-    old, new = (_info(r, paths) for r in rows)
-    order = list(dict.fromkeys([*label_names(), *old_rep.labels, *new_rep.labels]))
-    deltas = []
-    for lb in order:
-        o, n = old_rep.per_class.get(lb), new_rep.per_class.get(lb)
-        o_sup, n_sup = (o.support if o else 0), (n.support if n else 0)
-        if not o_sup and not n_sup:
-            continue
-        deltas.append(
-            ClassDelta(lb, o.f1 if o and o_sup else None, n.f1 if n and n_sup else None, o_sup, n_sup)
-        )
-    notes: list[str] = []
-    same: bool | None
-    if old_items is not None and new_items is not None:
-        same = {i.folder_id for i in old_items} == {i.folder_id for i in new_items}
-    else:
-        same = None
-    if same is False or (same is None and (old.n != new.n or old.split != new.split)):
-        notes.append(
-            f"The runs were scored on different folders (n={old.n} vs n={new.n}); "
-            "part of the difference comes from the test set, not the model."
-        )
-    if old.label_run_id != new.label_run_id:
-        notes.append(
-            f"Label run {old.label_run_id} vs {new.label_run_id}: corrected labels change the answer key too."
-        )
-    return Comparison(old, new, old_rep, new_rep, deltas, same, notes)
-
-

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, insert
 
-from engine.evaluation.report import compute_report
+from engine.evaluation.report import ScoredOn, compute_report, scope_for
 from engine.storage import schema as S
 
 # ----------------------------------------------------------------------------- writing
@@ -30,6 +30,7 @@ def store_evaluation(
     y_true: Sequence[str],
     probs,
     extra: dict | None = None,
+    scope: ScoredOn | None = None,
 ) -> tuple[int, int]:
     """Store an evaluation made in memory (training's held-out split) so it can be drilled
     into like any other: a prediction run with one prediction per evaluated folder (label =
@@ -52,6 +53,7 @@ def store_evaluation(
     top = p.argmax(axis=1)
     y_pred = [labels[k] for k in top]
     report = compute_report(list(y_true), y_pred, list(labels))
+    report.scope = scope or scope_for(kind, folder_ids, y_true, y_pred)
     now = time.time()
     pr = conn.execute(
         insert(S.prediction_runs).values(
@@ -93,6 +95,7 @@ def store_evaluation(
             n=report.n,
             macro_f1=report.macro_f1,
             report=json.dumps(data),
+            folder_set=report.scope.folder_set,
         )
     ).inserted_primary_key[0]
     return pr, ev

@@ -10,10 +10,9 @@ Importing (:func:`apply_classifications`)
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from engine.core.config import SPLITS, ApplyClassificationsConfig
+from engine.core.config import ApplyClassificationsConfig
 from engine.core.csvio import read_csv
 from engine.core.jobs import ProgressFn, StopFn, UserError, check_stop, never_stop, no_progress
 from engine.core.settings import StorageSettings
@@ -211,44 +210,21 @@ def assign_splits(
     test_fraction: float,
     seed: int,
 ) -> dict[int, str]:
-    """Stratified train/validation/test per label; folders that already have a split keep it.
+    """Grouped, stratified train/validation/test per folder (:mod:`engine.labels.splits`):
+    folders that already have a split keep it, families (same parent, same normalized name)
+    are never split across test and the rest, a class with one folder stays in training."""
+    from engine.labels import splits as SP
 
-    Keeping an earlier split matters: moving a folder from test to train between imports would
-    leak test data into training. For each label the targets are ``round(n * fraction)`` over
-    all its rows (at least one test row once a label has 3 rows, one validation row at 4), and
-    only the deficit is filled from the rows without a split.
-    """
-    rng = random.Random(seed)
-    by_label: dict[str, list[LabelRow]] = defaultdict(list)
-    for r in rows:
-        by_label[r.label].append(r)
-    out: dict[int, str] = {}
-    for label in sorted(by_label):
-        group = by_label[label]
-        n = len(group)
-        target_test = round(n * test_fraction)
-        target_val = round(n * validation_fraction)
-        if test_fraction > 0 and n >= 3:
-            target_test = max(1, target_test)
-        if validation_fraction > 0 and n >= 4:
-            target_val = max(1, target_val)
-        if target_test + target_val >= n:
-            target_val = max(0, min(target_val, n - 1 - target_test))
-        have = Counter(existing[r.folder_id] for r in group if existing.get(r.folder_id) in SPLITS)
-        free = sorted(
-            (r for r in group if existing.get(r.folder_id) not in SPLITS), key=lambda r: r.folder_id
-        )
-        rng.shuffle(free)
-        need_test = max(0, target_test - have["test"])
-        need_val = max(0, target_val - have["validation"])
-        for r in group:
-            if existing.get(r.folder_id) in SPLITS:
-                out[r.folder_id] = existing[r.folder_id]  # type: ignore[assignment]
-        for i, r in enumerate(free):
-            out[r.folder_id] = (
-                "test" if i < need_test else "validation" if i < need_test + need_val else "train"
-            )
-    return out
+    rows = list(rows)
+    side = SP.assign_splits(
+        [r.label for r in rows],
+        SP.family_groups([r.rel_path for r in rows]),
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        existing=[existing.get(r.folder_id) for r in rows],
+    )
+    return {r.folder_id: s for r, s in zip(rows, side)}
 
 
 def apply_classifications(

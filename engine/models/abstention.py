@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.evaluation.report import macro_f1_min_support
 from engine.models.folds import oof_probabilities
 
 UNKNOWN = "unknown"
@@ -44,6 +45,7 @@ def choose_thresholds(
     target_precision: float = 0.8,
     *,
     min_predictions: int = 5,
+    groups: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Per-label confidence thresholds: a prediction of label L is kept when its confidence is
     at least ``thresholds[L]``, else it becomes ``unknown``.
@@ -93,6 +95,7 @@ def thresholds_from_oof(
     seed: int = 42,
     C: float = 1.0,
     min_predictions: int = 5,
+    groups: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """:func:`choose_thresholds` on out-of-fold probabilities of ``X``/``y``.
 
@@ -100,7 +103,7 @@ def thresholds_from_oof(
     rows are no longer unseen; cross-fitted probabilities of every labelled row are, and
     there are more of them (rare labels get their own thresholds sooner).
     """
-    P = oof_probabilities(X, y, labels, k_folds=k_folds, seed=seed, C=C)
+    P = oof_probabilities(X, y, labels, k_folds=k_folds, seed=seed, C=C, groups=groups)
     return choose_thresholds(P, y, labels, target_precision, min_predictions=min_predictions)
 
 
@@ -141,8 +144,6 @@ def coverage_curve(
 
     Macro F1 on kept rows averages the classes with at least ``min_support`` kept true rows.
     """
-    from engine.evaluation.report import compute_report
-
     labels = list(labels)
     P = np.asarray(probs, dtype=np.float64)
     y = list(y_true)
@@ -159,10 +160,9 @@ def coverage_curve(
             continue
         yt = [y[i] for i in keep]
         yp = [pred[i] for i in keep]
-        rep = compute_report(yt, yp, sorted(set(yt) | set(yp)))
-        scored = [lb for lb in rep.labels if rep.per_class[lb].support >= min_support]
-        f1 = sum(rep.per_class[lb].f1 for lb in scored) / len(scored) if scored else float("nan")
-        out.append(CoveragePoint(float(t), len(keep) / len(y), f1, rep.accuracy, len(keep)))
+        f1, _ = macro_f1_min_support(yt, yp, min_support)
+        acc = sum(a == b for a, b in zip(yt, yp)) / len(yt)
+        out.append(CoveragePoint(float(t), len(keep) / len(y), f1, acc, len(keep)))
     return out
 
 
@@ -175,17 +175,14 @@ def abstention_report(
     min_support: int = 1,
 ) -> CoveragePoint:
     """Coverage and Macro F1 on the kept rows under per-label ``thresholds``."""
-    from engine.evaluation.report import compute_report
-
     pred = apply_abstention(probs, labels, thresholds)
     keep = [i for i, p in enumerate(pred) if p != UNKNOWN]
     if not keep:
         return CoveragePoint(float("nan"), 0.0, float("nan"), float("nan"), 0)
     yt = [y_true[i] for i in keep]
     yp = [pred[i] for i in keep]
-    rep = compute_report(yt, yp, sorted(set(yt) | set(yp)))
-    scored = [lb for lb in rep.labels if rep.per_class[lb].support >= min_support]
-    f1 = sum(rep.per_class[lb].f1 for lb in scored) / len(scored) if scored else float("nan")
-    return CoveragePoint(float("nan"), len(keep) / len(y_true), f1, rep.accuracy, len(keep))
+    f1, _ = macro_f1_min_support(yt, yp, min_support)
+    acc = sum(a == b for a, b in zip(yt, yp)) / len(yt)
+    return CoveragePoint(float("nan"), len(keep) / len(y_true), f1, acc, len(keep))
 
 

@@ -85,6 +85,29 @@ def load_baseline(taxonomy: Sequence[str]) -> LoadedModel:
     return m
 
 
+def baseline_probabilities(
+    records: Sequence[FolderRecord], *, training: Any, batch_size: int, should_stop: Any
+) -> tuple[list[str], np.ndarray]:
+    """(labels, probabilities) of the shipped baseline on ``records`` (the base body's cached
+    embeddings): what ``model train`` compares the fine-tuned model with, on the same folders."""
+    from engine.core.taxonomy import label_names
+    from engine.models.data import featurize
+
+    m = load_baseline(list(label_names()))
+    X = featurize(
+        records,
+        m.recipe,
+        training=training,
+        model_key=m.body_key,
+        emb_dim=m.emb_dim,
+        get_body=lambda: B.shared_body(m.body_path),
+        batch_size=batch_size,
+        progress=no_progress,
+        should_stop=should_stop,
+    )
+    return list(m.labels), m.head.predict_proba(X)
+
+
 def embed_records(records: Sequence[FolderRecord], recipe: dict[str, Any], body: Any) -> dict[str, np.ndarray]:
     """Vectors for every text ``records`` need (no database: used by the build script)."""
     from engine.models.embeddings import encode_texts

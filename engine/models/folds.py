@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,21 +12,14 @@ from engine.core.jobs import ProgressFn, StopFn, check_stop, never_stop, no_prog
 from engine.models.loading import fit_predict_head
 
 
-def stratified_folds(y: Sequence[str], k: int, seed: int) -> np.ndarray:
-    """A fold number per row, each class dealt round-robin over ``k`` folds after a shuffle."""
-    rng = random.Random(seed)
-    fold = np.zeros(len(y), dtype=int)
-    by: dict[str, list[int]] = defaultdict(list)
-    for i, lb in enumerate(y):
-        by[lb].append(i)
-    offset = 0
-    for lb in sorted(by):
-        idx = by[lb][:]
-        rng.shuffle(idx)
-        for j, i in enumerate(idx):
-            fold[i] = (offset + j) % k
-        offset += len(idx)
-    return fold
+def stratified_folds(
+    y: Sequence[str], k: int, seed: int, groups: Sequence[int] | None = None
+) -> np.ndarray:
+    """A fold number per row: :func:`engine.labels.splits.grouped_folds` (families whole when
+    ``groups`` is given, else one row per group: plain stratified folds)."""
+    from engine.labels.splits import grouped_folds
+
+    return grouped_folds(list(y), groups, k, seed)
 
 
 def oof_probabilities(
@@ -39,13 +30,16 @@ def oof_probabilities(
     k_folds: int = 5,
     seed: int = 42,
     C: float = 1.0,
+    groups: Sequence[int] | None = None,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
 ) -> np.ndarray:
-    """Out-of-fold probabilities over ``labels``: each row predicted by a head that never saw it."""
+    """Out-of-fold probabilities over ``labels``: each row predicted by a head that never saw
+    it (nor, with ``groups``, any folder of its family: :func:`engine.labels.splits.family_groups`)."""
     y = list(y)
     k = max(2, min(int(k_folds), len(y)))
-    fold = stratified_folds(y, k, seed)
+    fold = stratified_folds(y, k, seed, groups)
+    k = int(fold.max()) + 1 if len(fold) else k
     P = np.zeros((len(y), len(labels)), np.float32)
     for f in range(k):
         check_stop(should_stop)

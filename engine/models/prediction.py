@@ -24,12 +24,19 @@ from engine.core.config import PredictConfig, ZeroShotConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
-from engine.evaluation.report import Report, compute_report
+from engine.evaluation.report import GUIDED_KINDS, Report, compute_report, scope_for
 from engine.labels.runs import load_labels, newest_label_run_id, resolve_label_run
 from engine.models import base as B
 from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
 from engine.models.inputs import FolderRecord
 from engine.models.modelio import LoadedModel
+
+# The per-row outputs (abstention mask, coverage table, CSV) live in prediction_output.
+from engine.models.prediction_output import (
+    abstained_mask,
+    coverage_table,
+    write_predictions_csv,
+)
 from engine.storage import Databases
 from engine.storage import schema as S
 
@@ -50,6 +57,7 @@ class PredictResult:
     model_path: Path | None
     coverage: dict[str, Any] | None = None  # coverage vs Macro F1 on kept predictions (labelled folders)
     n_abstained: int | None = None  # folders below the model's abstention thresholds (None: no thresholds)
+    note: str | None = None  # why there is no report, or what was left out of it
 
 
 @dataclass
@@ -58,6 +66,8 @@ class _Target:
     records: list[FolderRecord]
     truth: dict[int, str]  # folder_id -> label (where the label run has one)
     label_run_id: int | None
+    learned: set[int] | None = None  # labelled folders the model learned from (None: not recorded)
+    include_learned: bool = False  # score them too (training-set figures)
 
 
 def _select_targets(
@@ -169,12 +179,28 @@ def store_and_report(
             csv_path = write_predictions_csv(output_csv, target.records, labels, probs, pred, conf, abstained)
         report = None
         eval_id = None
-        labelled = [(i, target.truth[r.folder_id]) for i, r in enumerate(target.records) if r.folder_id in target.truth]
-        extra: dict[str, Any] = {}
+        every = [(i, target.truth[r.folder_id]) for i, r in enumerate(target.records) if r.folder_id in target.truth]
+        learned = target.learned or set()
+        labelled = [
+            (i, t) for i, t in every if target.include_learned or target.records[i].folder_id not in learned
+        ]
+        n_learned = sum(1 for i, _ in labelled if target.records[i].folder_id in learned)
+        extra: dict[str, Any] = {"left_out": len(every) - len(labelled)}
         if labelled:
             y_true = [t for _, t in labelled]
             y_pred = [pred[i] for i, _ in labelled]
             report = compute_report(y_true, y_pred, list(labels))
+            known = kind in GUIDED_KINDS or target.learned is not None
+            report.scope = scope_for(
+                kind,
+                [target.records[i].folder_id for i, _ in labelled],
+                y_true,
+                y_pred,
+                held_out=(n_learned == 0) if known else None,
+                n_learned_from=n_learned,
+                n_left_out=len(every) - len(labelled),
+                where=f"folders of split '{split}'" if split else "labelled folders",
+            )
             # The truth at run time, per folder: a results-view cell keeps listing exactly its
             # count after the user relabels (engine.evaluation.store reads "items").
             extra["items"] = [[target.records[i].folder_id, t, pred[i]] for i, t in labelled]
@@ -194,6 +220,7 @@ def store_and_report(
                         n=report.n,
                         macro_f1=report.macro_f1,
                         report=json.dumps({**report.to_dict(), "title": report_title, **extra}),
+                        folder_set=report.scope.folder_set if report.scope else None,
                     )
                 ).inserted_primary_key[0]
             c.execute(update(S.prediction_runs).where(S.prediction_runs.c.id == run_id).values(status="complete"))
@@ -204,125 +231,16 @@ def store_and_report(
         raise
     progress(1.0, f"{len(target.records):,} folders predicted")
     n_abst = None if abstained is None else int(abstained.sum())
-    return run_id, report, eval_id, csv_path, {"coverage": extra.get("coverage"), "n_abstained": n_abst}
-
-
-def abstained_mask(
-    probs: np.ndarray, labels: Sequence[str], abstention: dict[str, Any] | None
-) -> np.ndarray | None:
-    """Per row: is the argmax's confidence below that label's stored threshold? None: no thresholds."""
-    if not abstention or not abstention.get("thresholds"):
-        return None
-    from engine.models.abstention import UNKNOWN, apply_abstention
-
-    final = apply_abstention(probs, labels, abstention["thresholds"])
-    top = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
-    return np.asarray([f == UNKNOWN and labels[j] != UNKNOWN for f, j in zip(final, top)], dtype=bool)
-
-
-COVERAGE_LEVELS = (0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-
-
-def coverage_table(
-    probs: np.ndarray,
-    y_true: Sequence[str],
-    labels: Sequence[str],
-    abstention: dict[str, Any] | None,
-    abstained: np.ndarray | None,
-    rows: Sequence[int],
-) -> dict[str, Any]:
-    """Coverage vs Macro F1 on the kept predictions: one global confidence cut per row of the
-    table, and (when the model has them) the model's own per-class thresholds."""
-    from engine.models.abstention import coverage_curve
-
-    def num(x: float) -> float | None:
-        return None if x != x else round(float(x), 4)
-
-    out: dict[str, Any] = {
-        "levels": [
-            {"min_confidence": p.threshold, "coverage": num(p.coverage), "macro_f1_kept": num(p.macro_f1),
-             "accuracy_kept": num(p.accuracy), "n_kept": p.n_kept}
-            for p in coverage_curve(probs, y_true, labels, COVERAGE_LEVELS)
-        ]
+    note = None
+    if every and not labelled:
+        note = (
+            f"All {len(every)} labelled folders here taught this model, so none is left to score it on: "
+            "its held-out figure is the one 'model train' reported. Label more folders to measure it again, "
+            "or pass --include-training-folders for training-set figures (not a measure of quality)."
+        )
+    return run_id, report, eval_id, csv_path, {
+        "coverage": extra.get("coverage"), "n_abstained": n_abst, "note": note,
     }
-    if abstention and abstained is not None:
-        keep = [k for k, i in enumerate(rows) if not abstained[i]]
-        yk = [y_true[k] for k in keep]
-        pk = [labels[int(probs[k].argmax())] for k in keep]
-        rep = compute_report(yk, pk, list(labels)) if keep else None
-        out["model_thresholds"] = {
-            "target_precision": abstention.get("target_precision"),
-            "coverage": num(len(keep) / len(rows)) if len(rows) else None,
-            "macro_f1_kept": num(rep.macro_f1) if rep else None,
-            "accuracy_kept": num(rep.accuracy) if rep else None,
-            "n_kept": len(keep),
-        }
-    return out
-
-
-def format_coverage(cov: dict[str, Any] | None) -> str:
-    """The coverage table as text (CLI report)."""
-    if not cov:
-        return ""
-    out = [
-        "",
-        "COVERAGE VS MACRO F1 ON KEPT PREDICTIONS",
-        f"{'kept when':<28} {'coverage':>9} {'macro F1':>9} {'accuracy':>9} {'n kept':>7}",
-    ]
-
-    def f(x: float | None) -> str:
-        return "-" if x is None else f"{x * 100:.1f}%"
-
-    for p in cov.get("levels", []):
-        out.append(
-            f"{'confidence >= ' + format(p['min_confidence'], '.2f'):<28} {f(p['coverage']):>9} "
-            f"{f(p['macro_f1_kept']):>9} {f(p['accuracy_kept']):>9} {p['n_kept']:>7}"
-        )
-    m = cov.get("model_thresholds")
-    if m:
-        label = f"model thresholds (p>={m['target_precision']})"
-        out.append(
-            f"{label:<28} {f(m['coverage']):>9} {f(m['macro_f1_kept']):>9} "
-            f"{f(m.get('accuracy_kept')):>9} {m['n_kept']:>7}"
-        )
-    return "\n".join(out)
-
-
-def write_predictions_csv(
-    path: Path,
-    records: Sequence[FolderRecord],
-    labels: Sequence[str],
-    probs: np.ndarray,
-    pred: Sequence[str],
-    conf: np.ndarray,
-    abstained: np.ndarray | None = None,
-) -> Path:
-    """folder_id, path, name, prediction, confidence, abstained, final_label, then ``p_<label>``
-    per label (spreadsheet-safe, atomic). ``prediction`` is the argmax of the ``p_`` columns;
-    ``final_label`` is ``unknown`` where the model abstained (``abstained`` 1), else the
-    prediction; ``abstained`` is empty when the model has no thresholds."""
-    from engine.core.csvio import write_csv
-
-    header = [
-        "folder_id", "path", "name", "prediction", "confidence", "abstained", "final_label",
-        *(f"p_{lb}" for lb in labels),
-    ]
-
-    def rows():
-        for i, r in enumerate(records):
-            yield [
-                r.folder_id,
-                r.rel_path,
-                r.name,
-                pred[i],
-                f"{float(conf[i]):.4f}",
-                "" if abstained is None else int(bool(abstained[i])),
-                "unknown" if abstained is not None and abstained[i] else pred[i],
-                *(f"{float(p):.4f}" for p in probs[i]),
-            ]
-
-    write_csv(path, header, rows())
-    return Path(path)
 
 
 def _lazy_body(path: Path, trust_pickle: bool = False) -> Callable[[], Any]:
@@ -387,10 +305,15 @@ def predict(
     split: str | None = None,
     output_csv: Path | str | None = None,
     trust_pickle: bool = False,
+    include_training_folders: bool = False,
     progress: ProgressFn,
     should_stop: StopFn,
 ) -> PredictResult:
-    """Predict with a trained model (or the shipped baseline) and store the run."""
+    """Predict with a trained model (or the shipped baseline) and store the run.
+
+    The report leaves out the labelled folders the model learned from (its ``trained_on``
+    metadata) unless ``include_training_folders``; then it is titled as training-set figures.
+    """
     t0 = time.monotonic()
     progress(0.0, "loading the model")
     dbs = Databases.open(settings)
@@ -407,6 +330,12 @@ def predict(
         target = _select_targets(
             dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split
         )
+        if model.kind != "baseline":
+            from engine.models.trained_on import learned_folder_ids
+
+            labelled_recs = [r for r in target.records if r.folder_id in target.truth]
+            target.learned = learned_folder_ids(labelled_recs, model.metadata)
+            target.include_learned = include_training_folders
         check_stop(should_stop)
         n = len(target.records)
         progress(0.02, f"preparing inputs for {n:,} folders")
@@ -438,6 +367,8 @@ def predict(
         trained_on = model.metadata.get("label_run_id")
         refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))
         title = _title(model.kind, split, target, trained_on, refit)
+        if target.learned is not None:
+            title = _title_known(split, target)
         return _store_and_finish(
             dbs, kind=model.kind, model_id=model_id, target=target, labels=model.labels, probs=probs,
             config=config, split=split, output_csv=output_csv, title=title, progress=progress,
@@ -516,7 +447,7 @@ def _store_and_finish(
     )
     return PredictResult(
         run_id, kind, target.snapshot_id, len(target.records), list(labels), report, title, eval_id,
-        csv_path, time.monotonic() - t0, encoded, model_path, ext["coverage"], ext["n_abstained"],
+        csv_path, time.monotonic() - t0, encoded, model_path, ext["coverage"], ext["n_abstained"], ext["note"],
     )
 
 
@@ -527,6 +458,14 @@ def _title(kind: str, split: str | None, target: _Target, trained_on: Any, refit
     if kind == "finetuned" and trained_on == target.label_run_id and (split != "test" or refit):
         title += " - includes folders the model was trained on"
     return title
+
+
+def _title_known(split: str | None, target: _Target) -> str:
+    """The title of a fine-tuned model's report when the model says what it learned from."""
+    where = f"split '{split}'" if split else "labelled folders"
+    if target.include_learned and target.learned:
+        return f"TRAINING-SET FIGURES ({where}, label run {target.label_run_id}, including folders the model learned from)"
+    return f"FINE-TUNED MODEL EVALUATION ({where} it never learned from, label run {target.label_run_id})"
 
 
 def zero_shot(

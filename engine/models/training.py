@@ -4,25 +4,32 @@ Phases (each reports progress; Cancel is honoured inside each and between them, 
 no model folder):
 
 1. labelled folders of the label run -> train / test split (stored splits respected: the
-   ``test`` split is held out; otherwise a stratified ``test_size`` split with ``seed``);
+   ``test`` split is held out; otherwise a grouped, stratified ``test_size`` split with
+   ``seed``: :mod:`engine.labels.splits` keeps families — siblings, same-named folders —
+   on one side, so the report measures "the rest of your library", not "siblings of what
+   you labelled");
 2. fine-tune the base body on the training folders' name texts with mined hard negatives
    (:mod:`engine.models.finetune`), within ``max_steps`` / ``time_budget_s``;
 3. embed every distinct text once with the fine-tuned body (cached under its weights' hash),
    build the recipe's inputs, fit a class-balanced logistic head;
-4. evaluate on the held-out split (report printed, saved as ``report.json``, and stored with
-   :func:`engine.evaluation.store.store_evaluation`: an eval run *with* a prediction run of the test
-   folders, so the results view can list the folders behind every confusion-matrix cell);
-5. choose per-class abstention thresholds on out-of-fold probabilities (``abstain_precision``;
-   stored in the metadata as ``abstention``, applied by predict) and save the model folder
-   atomically.
+4. evaluate on the held-out split, and the shipped baseline on the same folders (the report
+   says what fine-tuning gained, or plainly that it lost; printed, saved as ``report.json``,
+   and both stored with :func:`engine.evaluation.store.store_evaluation`: eval runs *with* a
+   prediction run of the test folders, so the results view can list the folders behind every
+   confusion-matrix cell, and History can connect the two runs: same folders);
+5. choose per-class abstention thresholds on probabilities no head saw the answers to:
+   grouped out-of-fold heads on the *frozen base body's* features (the fine-tuned body learned
+   from these labels, so its features would make the thresholds optimistic); stored in the
+   metadata as ``abstention`` with how they were chosen, applied by predict;
+6. save the model folder atomically, with ``trained_on``: the folders the body and the head
+   learned from, which every later evaluation of the model leaves out by default.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +42,14 @@ from engine.core.config import TrainConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
-from engine.evaluation.report import Report, compute_report
+from engine.evaluation.report import Report, compute_report, scope_for
 from engine.labels.runs import load_labels, resolve_label_run
+from engine.labels.splits import family_groups, split_train_test
 from engine.models import base as B
 from engine.models.data import featurize, load_records, require_features
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, normalize_name
 from engine.models.modelio import PREVIOUS_SUFFIX, Head, is_model_folder, save_model_folder
+from engine.models.trained_on import trained_on_metadata
 from engine.storage import Databases
 from engine.storage import schema as S
 
@@ -58,29 +67,7 @@ class TrainResult:
     seconds: float
     notes: list[str]
     abstention: dict[str, Any] | None = None  # the stored per-class thresholds (None: off / too few labels)
-
-
-def stratified_split(
-    labels: Sequence[str], test_size: float, seed: int
-) -> tuple[list[int], list[int]]:
-    """Indices (train, test): ``test_size`` of each class held out, at least one kept for training.
-
-    Why not sklearn's: it refuses a class with one example, and a user's ``unknown`` label
-    often has exactly one. Such a class stays in training only.
-    """
-    rng = random.Random(seed)
-    by: dict[str, list[int]] = defaultdict(list)
-    for i, lb in enumerate(labels):
-        by[lb].append(i)
-    train, test = [], []
-    for lb in sorted(by):
-        idx = by[lb][:]
-        rng.shuffle(idx)
-        n_test = int(round(test_size * len(idx)))
-        n_test = min(n_test, len(idx) - 1)
-        test += idx[:n_test]
-        train += idx[n_test:]
-    return sorted(train), sorted(test)
+    baseline_report: Report | None = None  # the shipped baseline on the same held-out folders
 
 
 def fit_head(X: np.ndarray, y: Sequence[str], labels: Sequence[str], *, C: float, seed: int) -> Head:
@@ -99,15 +86,21 @@ def fit_head(X: np.ndarray, y: Sequence[str], labels: Sequence[str], *, C: float
 
 
 def abstention_thresholds(
-    X: np.ndarray, y: Sequence[str], labels: Sequence[str], config: TrainConfig
+    X: np.ndarray,
+    y: Sequence[str],
+    labels: Sequence[str],
+    config: TrainConfig,
+    groups: Sequence[int] | None = None,
+    features: str = "the frozen base body's features",
 ) -> dict[str, Any] | None:
     """Per-class confidence thresholds stored with the model (issue 9, abstain).
 
     Chosen on 5-fold out-of-fold probabilities of the same head recipe over the labelled
-    folders the saved head learned from (the saved head has seen them all, so its own
-    probabilities on them are optimistic; cross-fitted ones are not). A prediction of label
-    L whose confidence is below ``thresholds[L]`` is marked abstained by predict. None when
-    there are too few labels (fewer than 10, or a single class).
+    folders the saved head learned from, families kept within one fold (``groups``): no
+    probability comes from a head that saw that folder's answer or its family's. ``X`` should
+    be the frozen base body's features: a body fine-tuned on these labels has seen every
+    answer. A prediction of label L whose confidence is below ``thresholds[L]`` is marked
+    abstained by predict. None when there are too few labels (fewer than 10, or a single class).
     """
     from engine.models.abstention import abstention_report, choose_thresholds
     from engine.models.folds import oof_probabilities
@@ -116,13 +109,17 @@ def abstention_thresholds(
     if len(y) < 10 or len(set(y)) < 2:
         return None
     target = float(config.abstain_precision)  # type: ignore[arg-type]
-    P = oof_probabilities(X, y, labels, k_folds=5, seed=config.seed, C=config.head_c)
+    P = oof_probabilities(X, y, labels, k_folds=5, seed=config.seed, C=config.head_c, groups=groups)
     thresholds = choose_thresholds(P, y, labels, target)
     kept = abstention_report(P, y, labels, thresholds)
     return {
         "target_precision": target,
         "thresholds": {lb: round(float(t), 6) for lb, t in thresholds.items()},
-        "chosen_on": f"5-fold out-of-fold probabilities of {len(y)} labelled folders",
+        "method": "grouped_oof_frozen_body" if groups is not None else "oof",
+        "chosen_on": (
+            f"grouped 5-fold out-of-fold probabilities of {len(y)} labelled folders on {features} "
+            "(no head saw the answers it was scored on, nor its folder's family)"
+        ),
         "oof_coverage": round(float(kept.coverage), 4),
         "oof_macro_f1_kept": None if kept.macro_f1 != kept.macro_f1 else round(float(kept.macro_f1), 4),
     }
@@ -189,7 +186,13 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         te_idx = [i for i, r in enumerate(rows) if r.split == "test"]
         notes.append("used the label run's stored splits (test held out; train and validation trained on)")
     else:
-        tr_idx, te_idx = stratified_split(y_all, config.test_size, config.seed)
+        tr_idx, te_idx = split_train_test(
+            y_all, family_groups([r.rel_path for r in rows]), config.test_size, config.seed
+        )
+        notes.append(
+            f"held out {len(te_idx)} test folders as whole families (siblings and same-named folders "
+            "never straddle train and test)"
+        )
     train_recs = [recs[rows[i].folder_id] for i in tr_idx]
     test_recs = [recs[rows[i].folder_id] for i in te_idx]
     y_tr = [y_all[i] for i in tr_idx]
@@ -275,9 +278,20 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
 
         report: Report | None = None
         probs_te: np.ndarray | None = None
+        base_eval: tuple[list[str], np.ndarray] | None = None
         if te_idx:
             probs_te, pred = predict_labels(head, X_te, labels_used)
             report = compute_report(y_te, pred, labels_used)
+            progress(0.91, "scoring the shipped baseline on the same held-out folders")
+            base_eval = _baseline_on(test_recs, dbs, config, should_stop, notes)
+            b_f1 = None
+            if base_eval is not None:
+                b_pred = [base_eval[0][j] for j in base_eval[1].argmax(axis=1)]
+                b_f1 = compute_report(y_te, b_pred, base_eval[0]).macro_f1
+            report.scope = scope_for(
+                "finetuned", [r.folder_id for r in test_recs], y_te, pred,
+                baseline_macro_f1=b_f1, where="held-out folders",
+            )
         else:
             notes.append("too few labels for a held-out test split: no evaluation report")
         if config.refit_on_all_labels and te_idx:
@@ -297,8 +311,24 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             check_stop(should_stop)
             progress(0.935, "choosing abstention thresholds (out-of-fold)")
             refit = bool(config.refit_on_all_labels and te_idx)
+            head_recs = all_recs if refit else train_recs
+            X_frozen = X[: len(head_recs)] if not finetuned else featurize(
+                head_recs,
+                recipe,
+                training=dbs.training,
+                model_key=base_key,
+                emb_dim=emb_dim,
+                get_body=lambda: B.shared_body(base_path),
+                batch_size=config.batch_size * 4,
+                progress=wrap_progress(progress, 0.935, 0.94),
+                should_stop=should_stop,
+            )
             abstention = abstention_thresholds(
-                X if refit else X_tr, (y_tr + y_te) if refit else y_tr, labels_used, config
+                X_frozen,
+                (y_tr + y_te) if refit else y_tr,
+                labels_used,
+                config,
+                groups=family_groups([r.rel_path for r in head_recs]),
             )
             if abstention is None:
                 notes.append("too few labelled folders to choose abstention thresholds: predict will not abstain")
@@ -317,6 +347,8 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         if report is not None:
             metrics["test_macro_f1"] = report.macro_f1
             metrics["test_accuracy"] = report.accuracy
+            if report.scope is not None and report.scope.baseline_macro_f1 is not None:
+                metrics["baseline_test_macro_f1"] = report.scope.baseline_macro_f1
         target = Path(model_path) if model_path else settings.models_dir / "my_classifier"
         meta = {
             "kind": "finetuned",
@@ -330,6 +362,10 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             "config": config.to_dict(),
             "metrics": metrics,
             "notes": notes,
+            "trained_on": trained_on_metadata(
+                train_recs if finetuned else None,
+                all_recs if (config.refit_on_all_labels and te_idx) else train_recs,
+            ),
         }
         if abstention is not None:
             meta["abstention"] = abstention
@@ -377,17 +413,29 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             # list the folders behind every confusion-matrix cell (the report is the same one).
             from engine.evaluation.store import store_evaluation
 
+            snap = max(rows[i].snapshot_id for i in te_idx)
+            if base_eval is not None:  # first, so History draws baseline -> fine-tuned on these folders
+                store_evaluation(
+                    c, kind="baseline", model_id=_baseline_model_id(c), label_run_id=run_id, split="test",
+                    snapshot_id=snap, labels=base_eval[0], folder_ids=[r.folder_id for r in test_recs],
+                    y_true=y_te, probs=base_eval[1],
+                    scope=scope_for(
+                        "baseline", [r.folder_id for r in test_recs], y_te,
+                        [base_eval[0][j] for j in base_eval[1].argmax(axis=1)], where="held-out folders",
+                    ),
+                )
             _pr, eval_id = store_evaluation(
                 c,
                 kind="finetuned",
                 model_id=model_id,
                 label_run_id=run_id,
                 split="test",
-                snapshot_id=max(rows[i].snapshot_id for i in te_idx),
+                snapshot_id=snap,
                 labels=labels_used,
                 folder_ids=[r.folder_id for r in test_recs],
                 y_true=y_te,
                 probs=probs_te,
+                scope=report.scope,
             )
     progress(1.0, "done")
     return TrainResult(
@@ -402,7 +450,32 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         seconds=time.monotonic() - t0,
         notes=notes,
         abstention=abstention,
+        baseline_report=(
+            compute_report(y_te, [base_eval[0][j] for j in base_eval[1].argmax(axis=1)], base_eval[0])
+            if base_eval is not None else None
+        ),
     )
 
 
-__all__ = ["TrainResult", "train_model", "stratified_split", "fit_head", "Cancelled"]
+def _baseline_on(records, dbs, config, should_stop, notes) -> tuple[list[str], np.ndarray] | None:
+    """The shipped baseline's probabilities on ``records`` (None, with a note, if it is missing)."""
+    from engine.models.baseline import baseline_probabilities
+
+    try:
+        return baseline_probabilities(
+            records, training=dbs.training, batch_size=config.batch_size * 4, should_stop=should_stop
+        )
+    except UserError as e:
+        notes.append(f"could not score the shipped baseline on the held-out folders: {e}")
+        return None
+
+
+def _baseline_model_id(c) -> int | None:
+    from sqlalchemy import select
+
+    return c.execute(
+        select(S.models.c.id).where(S.models.c.kind == "baseline").order_by(S.models.c.id.desc())
+    ).scalar()
+
+
+__all__ = ["TrainResult", "train_model", "fit_head", "Cancelled"]

@@ -20,7 +20,7 @@ from engine.core.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision of each database; bump together with a new migration file.
-HEADS = {"index": "0001_index_initial", "training": "0002_predictions_abstained"}
+HEADS = {"index": "0001_index_initial", "training": "0003_eval_runs_folder_set"}
 
 
 def _on_connect(dbapi_conn, _record) -> None:

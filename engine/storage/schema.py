@@ -195,6 +195,9 @@ eval_runs = Table(
     Column("n", Integer, nullable=False),
     Column("macro_f1", Float, nullable=False),
     Column("report", Text, nullable=False),  # JSON: see engine.evaluation.report.Report.to_dict
+    # engine.evaluation.report.folder_set_key of the scored folders: History and Compare only
+    # connect or subtract runs with equal keys (NULL: stored before fsorg recorded it).
+    Column("folder_set", String(64)),
 )
 
 embedding_cache = Table(

@@ -71,16 +71,14 @@ class ModelActions(QObject):
 
     def _show_report(self, what: str, report) -> None:
         """A one-line summary for the window's notice (never a modal box: a result must not
-        stop the user's work or pile up on other results). The details are in the Results tab."""
-        from engine.evaluation.report import verdict
+        stop the user's work or pile up on other results). The details are in the Results tab.
+        The wording is the CLI's (``headline``): one story in both front ends."""
+        from engine.evaluation.report import headline
 
-        decision, gain = verdict(report.macro_f1)
-        n = report.n
         self.report_ready.emit(
             what,
-            f"<b>{what}: Macro F1 {report.macro_f1:.1%}</b> on {n:,} labelled folder{'s' if n != 1 else ''} "
-            f"(accuracy {report.accuracy:.1%}). {decision}"
-            + (f" Expected gain from fine-tuning: {gain}." if gain != "-" else ""),
+            f"<b>{what}: Macro F1 {report.macro_f1:.1%}</b> (accuracy {report.accuracy:.1%}). "
+            + headline(report).replace("\n", " "),
         )
 
     def evaluate_baseline(self) -> None:
@@ -155,6 +153,16 @@ class ModelActions(QObject):
             self.results_available.emit(result.eval_run_id)
             if result.report is not None:
                 self._show_report("Training", result.report)
+            sc = result.report.scope if result.report is not None else None
+            if sc is not None and sc.baseline_macro_f1 is not None and result.report.macro_f1 < sc.baseline_macro_f1:
+                if self.h.dialogs.confirm(
+                    "The fine-tuned model is worse than the baseline",
+                    f"On the same {sc.n} held-out folders the fine-tuned model scored "
+                    f"{result.report.macro_f1:.1%} and the shipped baseline {sc.baseline_macro_f1:.1%}.\n\n"
+                    "Label the library with the baseline's predictions instead?",
+                ):
+                    self.predict_with_baseline()
+                    return
             self.h.status(
                 f"Model saved to {result.model_path} in {result.seconds:.0f} s. Predicting every folder…", 15_000
             )
@@ -167,6 +175,20 @@ class ModelActions(QObject):
             clock["clock"] = TrainingClock(job)
 
         self.h.labels.when_saved(start)
+
+    def predict_with_baseline(self) -> None:
+        """Every folder labelled by the shipped baseline (``config/fine_tuning/keep_baseline.json``)."""
+        if self.h.state is None:
+            return
+        from engine.core.config import fine_tuning_dir, load_config
+
+        settings = self.h.state.settings
+        cfg = load_config("predict", fine_tuning_dir() / "keep_baseline.json")
+        self.h.labels.when_saved(
+            lambda: model_ops.predict_op(
+                self.h.runner, settings, cfg, self._model_job_done("Baseline predictions"), title="Predict with baseline"
+            )
+        )
 
     def predict_all(self) -> None:
         if self.h.state is None or self.h.state.snapshot is None:

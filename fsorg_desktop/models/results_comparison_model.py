@@ -1,6 +1,6 @@
 """Per-class F1 of two runs and the delta, as a table (old, new, delta, support).
 
-An adapter over :class:`engine.evaluation.queries.Comparison`; deltas are coloured green/red so a
+An adapter over :class:`engine.evaluation.compare.Comparison`; deltas are coloured green/red so a
 regression in one class is not hidden by a better average.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush
 
-from engine.evaluation.queries import ClassDelta, Comparison
+from engine.evaluation.compare import ClassDelta, Comparison
 from fsorg_desktop.models.list_table_model import ListTableModel
 from fsorg_desktop.style.results_style import NEGATIVE, POSITIVE, label_color, label_title
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.evaluation.compare import history_lines
 from engine.evaluation.report import DECISION_GUIDE
 from fsorg_desktop.models.results_history_model import ResultsHistoryModel, RunIdRole, SortRole
 from fsorg_desktop.style.plot_style import foreground, style_plot
@@ -55,8 +56,11 @@ class ResultsHistoryView(QWidget):
                 labelOpts={"position": 0.02, "color": (120, 120, 120), "anchors": [(0, 1), (0, 1)]},
             )
             item.addItem(line)
-        self._line = pg.PlotDataItem(pen=pg.mkPen(foreground(self), width=1.5))
+        # Only runs scored on the same folders are joined (engine.evaluation.compare.history_lines);
+        # _line keeps every point's position but is not drawn.
+        self._line = pg.PlotDataItem(pen=None)
         item.addItem(self._line)
+        self._joins: list[pg.PlotDataItem] = []
         self._points = pg.ScatterPlotItem(size=11, hoverable=True, tip=self._tip, hoverSize=15)
         self._points.sigClicked.connect(self._on_points_clicked)
         item.addItem(self._points)
@@ -89,7 +93,8 @@ class ResultsHistoryView(QWidget):
                 f"<span style='color:{c.name()}'>●</span> {k.replace('_', '-')}"
                 for k, c in KIND_COLORS.items()
             )
-            + "  <span style='color:gray'>· dashed: the decision guide's thresholds</span>"
+            + "  <span style='color:gray'>· lines join runs scored on the same folders"
+            " · dashed: the decision guide's thresholds (baseline / zero-shot)</span>"
         )
         self.hint = QLabel("Select two runs (Ctrl+click) to compare them.")
         self.hint.setEnabled(False)
@@ -137,6 +142,16 @@ class ResultsHistoryView(QWidget):
         xs = list(range(1, len(runs) + 1))
         ys = [r.macro_f1 for r in runs]
         self._line.setData(xs, ys)
+        item = self.plot.getPlotItem()
+        for it in self._joins:
+            item.removeItem(it)
+        x_of = {r.id: x for x, r in zip(xs, runs)}
+        self._joins = [
+            pg.PlotDataItem([x_of[r.id] for r in g], [r.macro_f1 for r in g], pen=pg.mkPen(foreground(self), width=1.5))
+            for g in history_lines(runs)
+        ]
+        for it in self._joins:
+            item.addItem(it)
         self._points.setData(
             [
                 {
@@ -148,7 +163,6 @@ class ResultsHistoryView(QWidget):
                 for x, y, r in zip(xs, ys, runs)
             ]
         )
-        item = self.plot.getPlotItem()
         item.getViewBox().setRange(xRange=(0.5, max(len(runs), 1) + 0.5), yRange=(0, 1.02), padding=0)
         step = max(1, len(runs) // 12)
         item.getAxis("bottom").setTicks([[(x, f"#{r.id}") for x, r in zip(xs, runs)][::step]])

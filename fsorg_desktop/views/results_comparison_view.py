@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.evaluation.queries import Comparison, EvalRunInfo
-from engine.evaluation.report import Report, verdict
+from engine.evaluation.compare import Comparison
+from engine.evaluation.queries import EvalRunInfo
+from engine.evaluation.report import Report, headline
 from fsorg_desktop.models.results_comparison_model import ResultsComparisonModel, fmt_delta
 from fsorg_desktop.style.plot_style import foreground, style_plot
 from fsorg_desktop.style.results_style import (
@@ -75,9 +76,7 @@ class _RunCard(QFrame):
             f"Run {info.id} · {info.model_text}\n{info.split_text} · label run {info.label_run_id} · {info.date_text}"
         )
         self.score.setText(f"{report.macro_f1 * 100:.1f}%")
-        self.verdict.setText(
-            f"{verdict(report.macro_f1)[0]}  (accuracy {report.accuracy * 100:.1f}%, n={report.n})"
-        )
+        self.verdict.setText(f"{headline(report)}\n(accuracy {report.accuracy * 100:.1f}%, n={report.n})")
 
 
 class ResultsComparisonView(QWidget):
@@ -159,10 +158,14 @@ class ResultsComparisonView(QWidget):
         self.old_card.set_run(c.old, c.old_report)
         self.new_card.set_run(c.new, c.new_report)
         d = c.macro_f1_delta
-        self.delta.setText(fmt_delta(d, points=True))
+        # Runs scored on different folders are shown apart, with the reason, never subtracted.
+        self.delta.setText(fmt_delta(d, points=True) if c.comparable else "not compared")
         color = POSITIVE if d > 0.0005 else NEGATIVE if d < -0.0005 else foreground(self)
+        color = color if c.comparable else foreground(self)
         self.delta.setStyleSheet(f"QLabel {{ color: {QColor(color).name()}; }}")
-        self.delta_detail.setText(f"accuracy {fmt_delta(c.accuracy_delta, points=True)}")
+        self.delta_detail.setText(
+            f"accuracy {fmt_delta(c.accuracy_delta, points=True)}" if c.comparable else "different folders"
+        )
         self.notes.setText("\n".join(c.notes))
         self.notes.setVisible(bool(c.notes))
         self.model.set_comparison(c)

@@ -34,13 +34,12 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from engine.core.jobs import Cancelled, UserError
+from engine.evaluation.compare import Comparison, compare_runs
 from engine.evaluation.export import export_csv, export_json
 from engine.evaluation.queries import (
-    Comparison,
     DrillDown,
     EvalRun,
     EvalRunInfo,
-    compare_runs,
     folders_for_cell,
     list_eval_runs,
     load_eval_run,
@@ -77,7 +76,7 @@ class ResultsPanel(QWidget):
     retrain_requested = Signal()
     eval_run_shown = Signal(int)  # a run's report is on screen (fact)
     drill_down_shown = Signal(object)  # engine.evaluation.queries.DrillDown now listed (fact)
-    comparison_shown = Signal(object)  # engine.evaluation.queries.Comparison now shown (fact)
+    comparison_shown = Signal(object)  # engine.evaluation.compare.Comparison now shown (fact)
     report_exported = Signal(list)  # paths written (fact)
     message_shown = Signal(str)
 
@@ -304,10 +303,11 @@ class ResultsPanel(QWidget):
         self.report_stack.setCurrentIndex(1)
         self.score_label.setText(f"{rep.macro_f1 * 100:.1f}%")
         self.score_label.setStyleSheet(f"QLabel {{ color: {_band_color(rep.macro_f1)}; }}")
-        decision, gain = run.verdict
-        self.verdict_label.setText(decision)
-        self.gain_label.setText(f"Expected gain from fine-tuning: {gain}" if gain != "-" else "")
-        self.gain_label.setVisible(gain != "-")
+        # The same words the CLI prints (engine.evaluation.report.headline): the guide's verdict
+        # only for baseline / zero-shot runs; what a fine-tuned model was scored on otherwise.
+        self.verdict_label.setText(run.headline)
+        self.gain_label.setText("")
+        self.gain_label.setVisible(False)
         self.run_label.setText(
             f"Run {info.id} · {info.model_text} · {info.split_text} · label run {info.label_run_id} · "
             f"{info.date_text}\naccuracy {rep.accuracy * 100:.1f}% · {rep.n} folders evaluated"
