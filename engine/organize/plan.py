@@ -83,6 +83,8 @@ def _rel_ok(value: str, what: str) -> str | None:
 
 def read_plan(path, *, check_sources: bool = True) -> Plan:
     """Read and validate a plan CSV. A UserError listing every bad row when any is bad."""
+    if not Path(path).is_file():
+        raise UserError(f"{path} does not exist or is not a file. Make a plan with: organize plan --output {path}")
     table = read_csv(path, expected_columns=COLUMNS)
     missing = [c for c in REQUIRED if c not in table.header]
     if missing:

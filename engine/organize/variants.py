@@ -34,20 +34,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-
 _WORDS: dict[str, str] = {}
 for _rule, _words in {
     "time of day": "day night nighttime daytime dusk dawn sunset sunrise evening morning twilight midnight noon",
     "grid": "grid gridded gridless nogrid ungridded gridlines",
     "season": "winter summer spring autumn fall snow snowy wintery wintry",
     "weather": "rain rainy fog foggy storm stormy blizzard ashfall mist misty",
-    "size": "hd fhd uhd 4k 8k 2k hq lq lowres hires small medium large big huge tiny mini",
+    "size": "hd fhd uhd 4k 8k 2k hq lq lowres hires",
     "version": "final alt alternate alternative copy variant var",
     "form": "animated static still preview thumbnail thumb",
 }.items():
     for _w in _words.split():
         _WORDS[_w] = _rule
 
+# Size words that are a size only after the name ("Goblin Small"), not in it ("Small Craft").
+_SIZE_ADJ = frozenset("small medium large big huge tiny mini gargantuan".split())
 # Two-word forms, matched on the word list before the single words.
 _PAIRS = {
     ("no", "grid"): "grid",
@@ -115,6 +116,8 @@ def parse(name: str) -> NameParts:
             continue
         if w in _WORDS:
             take(i, _WORDS[w])
+        elif w in _SIZE_ADJ and i > 0:
+            take(i, "size")
         elif _SIZE_RE.match(w):
             take(i, "size")
         elif _VERSION_RE.match(w):
