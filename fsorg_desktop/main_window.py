@@ -49,6 +49,7 @@ from fsorg_desktop.app_settings import (
 )
 from fsorg_desktop.controllers.active_actions import ActiveActions
 from fsorg_desktop.controllers.model_actions import ModelActions
+from fsorg_desktop.controllers.organize_actions import install_organize
 from fsorg_desktop.controllers.sample_actions import SampleActions
 from fsorg_desktop.dialogs import DialogHost
 from fsorg_desktop.jobs import JobRunner, JobState, Pool
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
         self.active_actions = ActiveActions(self)
         self._build_menus(self.actions_)
         self._wire()
+        self.organize_tabs = install_organize(self)  # Catalogue + Organize tabs (issue 19)
         self._restore_settings()
         self._update_enabled()
         # pyqtgraph (the results charts) is imported on a worker: importing it when a library

@@ -304,6 +304,9 @@ def apply_plan(
                 continue
             if delay:
                 time.sleep(delay)
+            if should_stop():  # the rest of the batch is journaled but not done: resumable
+                batch.clear()
+                check_stop(should_stop)
             try:
                 _do(op, s, d, result)
                 result.done += 1
