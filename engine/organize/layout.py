@@ -28,6 +28,7 @@ is written, and listed:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -119,6 +120,7 @@ def check_template(template: str) -> list[str]:
     return segs
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def safe_name(name: str) -> tuple[str, str]:
     """(a name every common filesystem accepts, why it changed or '')."""
     why = []
@@ -149,40 +151,67 @@ def _shorten(name: str, max_bytes: int) -> str:
     return keep.rstrip(" .") + tag
 
 
-def _render(segs: list[str], values: dict[str, str]) -> list[str]:
-    """Render each template segment; values holding '/' expand into several folders."""
-    out: list[str] = []
+def compile_template(segs: list[str]) -> list[list[tuple[str, str | None]]]:
+    """Each segment as (literal, field or None) pieces, parsed once."""
+    out = []
     for seg in segs:
-        parts: list[str] = [""]
+        pieces: list[tuple[str, str | None]] = []
         pos = 0
         for m in _FIELD.finditer(seg):
-            lit = seg[pos : m.start()]
-            val = values.get(m.group(1), "")
-            sub = val.split("/") if val else [""]
-            parts[-1] += lit + sub[0]
-            parts.extend(sub[1:])
+            pieces.append((seg[pos : m.start()], m.group(1)))
             pos = m.end()
-        parts[-1] += seg[pos:]
+        pieces.append((seg[pos:], None))
+        out.append(pieces)
+    return out
+
+
+def _render(compiled, values: dict[str, str]) -> list[str]:
+    """Render each template segment; values holding '/' expand into several folders."""
+    out: list[str] = []
+    for pieces in compiled:
+        if len(pieces) == 2 and not pieces[0][0] and not pieces[1][0]:  # a bare "{field}" segment
+            val = values.get(pieces[0][1], "")
+            if val:
+                out.extend(x for x in (p.strip() for p in val.split("/")) if x)
+            continue
+        parts: list[str] = [""]
+        for lit, name in pieces:
+            parts[-1] += lit
+            if name is not None:
+                val = values.get(name, "")
+                sub = val.split("/") if val else [""]
+                parts[-1] += sub[0]
+                parts.extend(sub[1:])
         out.extend(p for p in (x.strip() for x in parts) if p)
     return out
 
 
-def _values(cat: Catalogue, it: Item, m) -> dict[str, str]:
+def _item_values(cat: Catalogue, it: Item) -> dict[str, str]:
+    """The placeholders shared by every folder of one item."""
     g = cat.group_of(it)
     item_name = g.display if g is not None else (it.subject[-1] if it.subject else "")
     outer = _outer_subjects(cat, it)
     subject = "/".join([*outer, item_name]) if item_name else ""
-    variant = [it.variant] if (g is not None and it.variant) else []
-    variant.extend(m.inner)
-    tags = list(it.tags) if it.kind == "folder" else [t for t in it.tags if t not in _inner_tags(it)]
+    inner = _inner_tags(it) if it.kind != "folder" else set()
+    tags = [t for t in it.tags if t not in inner]
     return {
         "creator": it.creator or MISSING["creator"],
-        "asset_type": m.asset_type or (it.asset_types[0] if it.asset_types else MISSING["asset_type"]),
         "subject": subject or MISSING["subject"],
         "item": item_name or MISSING["item"],
-        "variant": "/".join(v for v in variant if v),
         "tags": "/".join(tags),
         "first_tag": tags[0] if tags else "",
+        "_variant": it.variant if (g is not None and it.variant) else "",
+        "_asset_type": it.asset_types[0] if it.asset_types else MISSING["asset_type"],
+    }
+
+
+def _values(base: dict[str, str], m) -> dict[str, str]:
+    variant = [base["_variant"]] if base["_variant"] else []
+    variant.extend(m.inner)
+    return {
+        **base,
+        "asset_type": m.asset_type or base["_asset_type"],
+        "variant": "/".join(v for v in variant if v),
     }
 
 
@@ -239,7 +268,7 @@ def propose(
     should_stop=never_stop,
 ) -> Layout:
     """Place every folder with files; resolve and list the conflicts (nothing is written)."""
-    segs = check_template(template)
+    segs = compile_template(check_template(template))
     target_root = str(Path(target_root).expanduser().absolute())
     root = str(Path(cat.root).absolute())
     if os.path.abspath(target_root) == os.path.abspath(root):
@@ -253,8 +282,9 @@ def propose(
             check_stop(should_stop)
             progress(0.8 * n / n_items, f"Placing {n:,} of {n_items:,} items")
         g = by_group.get(it.group) if it.group is not None else None
+        base = _item_values(cat, it) if it.members else None
         for m in it.members:
-            vals = _values(cat, it, m)
+            vals = _values(base, m)
             comps = _render(segs, vals)
             safe: list[str] = []
             why_all: list[str] = []
@@ -285,6 +315,8 @@ def propose(
 def _resolve_same_target(placements: list[Placement], conflicts: list[Conflict], target_root: str) -> None:
     taken: dict[str, str] = {}  # casefolded target -> the source that has it
     exists_cache: dict[str, bool] = {}
+    if not os.path.isdir(target_root):  # a new target: nothing in it can be occupied
+        exists_cache["\0" + target_root] = False
     for p in placements:
         key = p.target.casefold()
         occupied = _occupied(os.path.join(target_root, p.target), exists_cache)
@@ -310,13 +342,30 @@ def _resolve_same_target(placements: list[Placement], conflicts: list[Conflict],
 
 
 def _occupied(path: str, cache: dict[str, bool]) -> bool:
+    """``path`` is an existing folder with something in it. A missing parent answers for
+    all its children (one stat per missing folder, not one per target)."""
     hit = cache.get(path)
     if hit is None:
-        try:
-            hit = any(True for _ in os.scandir(path))
-        except OSError:
+        parent = os.path.dirname(path)
+        if parent != path and not _exists(parent, cache):
             hit = False
+        else:
+            try:
+                with os.scandir(path) as it:
+                    hit = next(it, None) is not None
+            except OSError:
+                hit = False
         cache[path] = hit
+    return hit
+
+
+def _exists(path: str, cache: dict[str, bool]) -> bool:
+    key = "\0" + path
+    hit = cache.get(key)
+    if hit is None:
+        parent = os.path.dirname(path)
+        hit = (parent == path or _exists(parent, cache)) and os.path.isdir(path)
+        cache[key] = hit
     return hit
 
 

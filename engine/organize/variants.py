@@ -29,6 +29,7 @@ rules, so the catalogue can show why.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -95,6 +96,7 @@ class NameParts:
     rules: tuple[str, ...]  # the rules that took words out, in order, without repeats
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse(name: str) -> NameParts:
     ws = words(name)
     keep = [True] * len(ws)
@@ -244,12 +246,16 @@ def group(
                 if len(ws[i]) >= 4 and not ws[i].isdigit():
                     masked[(len(ws), i, tuple(ws[:i]), tuple(ws[i + 1 :]))].append(b)
         for key, same in masked.items():
+            if len(same) > MAX_BUCKET:  # a long series ("Room 01".."Room 99"): not spellings of one name
+                continue
             i = key[1]
             for x in range(len(same)):
                 for y in range(x + 1, len(same)):
                     a, b = same[x].split()[i], same[y].split()[i]
+                    if _common_prefix(a, b) < 3 or abs(len(a) - len(b)) > 2:
+                        continue
                     r = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-                    if r >= SIMILAR_WORD and _common_prefix(a, b) >= 3:
+                    if r >= SIMILAR_WORD:
                         union(same[x], same[y], f"similar {r:.2f}", r)
     if prefix:
         present = set(bases)
@@ -284,6 +290,7 @@ def group(
 
 
 SIMILAR_WORD = 0.8  # two spellings of one word ("armour"/"armor", "cave"/"caves")
+MAX_BUCKET = 40  # names differing in one word compared pairwise only in groups up to this size
 
 
 def _common_prefix(a: str, b: str) -> int:
