@@ -245,6 +245,11 @@ def _children(folders: dict[int, Folder]) -> tuple[int | None, dict[int, list[in
     return root_id, kids
 
 
+def _scope_owner(creator: Folder | None, f: Folder) -> int | str:
+    """Variants are looked for among one creator's items, or (no creator) one top-level folder's."""
+    return creator.id if creator is not None else "top:" + f.rel_path.split("/", 1)[0]
+
+
 def _doubt(f: Folder) -> str | None:
     if f.label == UNKNOWN:
         return f"'{f.rel_path}' is {'abstained (the model was not sure)' if f.source == 'abstained' else 'unknown'}"
@@ -281,7 +286,7 @@ def find_items(folders: dict[int, Folder], *, should_stop=never_stop) -> list[It
                     item.asset_types.append(atypes[-1].name)
                 item.tags.extend(t for t in tags if t not in item.tags)
                 item.notes.extend(doubts)
-                item.scope = (creator.id if creator else None, subjects[:-1])
+                item.scope = (_scope_owner(creator, f), subjects[:-1])
                 items.append(item)
                 inner = ()
             else:
@@ -318,7 +323,7 @@ def find_items(folders: dict[int, Folder], *, should_stop=never_stop) -> list[It
                 owner.notes = list(doubts)
                 if not is_root and lab not in (CREATOR, ASSET_TYPE):
                     owner.subject = (f.name,)
-                owner.scope = (creator.id if creator else None, None)
+                owner.scope = (_scope_owner(creator, f), None)
                 items.append(owner)
             owner.members.append(
                 Member(f.id, f.rel_path, f.files, atypes[-1].name if atypes else None, inner if owner is item else ())
@@ -364,6 +369,8 @@ def group_items(items: list[Item], folders: dict[int, Folder], *, should_stop=ne
             continue
         pb, cb = V.parse(p.name), V.parse(it.name)
         if not pb.base or not (cb.base == pb.base or cb.base.startswith(pb.base + " ")):
+            continue
+        if cb.base != pb.base and not V.extends_ok(cb.base[len(pb.base):].split()):
             continue
         g = gby.get(p.group) if p.group is not None else None
         if g is None:

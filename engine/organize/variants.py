@@ -264,8 +264,19 @@ def group(
             for n in range(len(ws) - 1, 1, -1):
                 head = " ".join(ws[:n])
                 if head in present:
-                    union(head, b, "extends name")
+                    if extends_ok(ws[n:]):
+                        union(head, b, "extends name")
                     break
+    if fuzzy:
+        by_words: dict[tuple[str, ...], str] = {}
+        for b in bases:
+            key = tuple(sorted(w for w in b.split() if w not in _STOP))
+            if len(key) < 2:
+                continue
+            if key in by_words:
+                union(by_words[key], b, "word order")
+            else:
+                by_words[key] = b
     clusters: dict[str, list[tuple[int, NameParts]]] = defaultdict(list)
     for b in bases:
         clusters[find(b)].extend(by_base[b])
@@ -287,6 +298,20 @@ def group(
             g.rules[k] = p.rules
         groups.append(g)
     return groups
+
+
+# Words that name another *part* of a place, not another form of it ("tomb of sand interior",
+# "wizard prison part 4"): a name extended by one of them (or by a number) is not a variant.
+PART_WORDS = frozenset(
+    "interior exterior inside outside crypt basement cellar attic floor level lvl part upper lower ground "
+    "roof rooftop room entrance exit boss chapter act section wing hall".split()
+)
+_STOP = frozenset("the of a an and in on at to for".split())
+
+
+def extends_ok(extra: Sequence[str]) -> bool:
+    """May a name extended by ``extra`` words be a variant of the shorter name?"""
+    return bool(extra) and not any(w.isdigit() or w in PART_WORDS for w in extra)
 
 
 SIMILAR_WORD = 0.8  # two spellings of one word ("armour"/"armor", "cave"/"caves")
