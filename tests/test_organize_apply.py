@@ -151,3 +151,21 @@ def test_undo_of_bad_journal_is_one_line(tmp_path):
     (tmp_path / "j.jsonl").write_text("hello\n")
     r = run_cli("organize", "undo", str(tmp_path / "j.jsonl"))
     assert r.returncode == 2 and r.stderr.startswith("error:")
+
+
+def test_undecodable_folder_names_are_left_out_and_listed(tmp_path):
+    lib = make_library(tmp_path)
+    odd = os.path.join(os.fsencode(lib / "Czepeku" / "maps"), b"Caf\xe9 Tavern")
+    os.mkdir(odd)
+    with open(os.path.join(odd, b"caf\xe9.png"), "wb") as fh:
+        fh.write(b"bytes")
+    settings = scan_and_label(lib, tmp_path / "data")
+    cat = build_catalogue(settings)
+    lay = propose(cat, tmp_path / "organized", settings=settings)
+    bad = [c for c in lay.unresolved if "UTF-8" in c.message]
+    assert len(bad) == 1 and "Caf" in bad[0].source
+    write_plan(lay, cat.root, tmp_path / "plan.csv")
+    plan = read_plan(tmp_path / "plan.csv")  # the rest is a valid plan
+    r = apply_plan(plan, tmp_path / "organized", "link", journal_dir=settings.data_dir / "journals")
+    assert r.done == sum(1 for _ in _walk_files(lib)) - 1 and not r.skipped
+    assert os.path.exists(os.path.join(odd, b"caf\xe9.png"))

@@ -53,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
         if len(lay.conflicts) > SHOW:
             print(f"  … and {len(lay.conflicts) - SHOW:,} more (the 'conflict' column of the plan)")
     if lay.unresolved:
-        print(f"{len(lay.unresolved):,} folders could not be placed (path too long even shortened): left out "
-              "of the plan. Choose a shorter --target or template.")
+        print(f"{len(lay.unresolved):,} folders could not be placed and are left out of the plan (their files "
+              "stay where they are):")
+        for c in lay.unresolved[:SHOW]:
+            print(f"  {c.source}: {c.message}")
     unsure = sum(1 for p in lay.placements if p.status != "ok")
     if unsure:
         print(f"{unsure:,} folders rest on an unknown or unlabelled folder (the 'status' column).")

@@ -186,6 +186,17 @@ def _render(compiled, values: dict[str, str]) -> list[str]:
     return out
 
 
+def _undecodable(cat: Catalogue) -> set[int]:
+    """Folders whose path holds a name that is not valid UTF-8 (the plan CSV cannot name them)."""
+    bad: set[int] = set()
+    if all(f.raw_name is None for f in cat.folders.values()):
+        return bad
+    for f in sorted(cat.folders.values(), key=lambda f: f.depth):
+        if f.raw_name is not None or (f.parent is not None and f.parent in bad):
+            bad.add(f.id)
+    return bad
+
+
 def _item_values(cat: Catalogue, it: Item) -> dict[str, str]:
     """The placeholders shared by every folder of one item."""
     g = cat.group_of(it)
@@ -277,6 +288,7 @@ def propose(
     conflicts: list[Conflict] = []
     by_group = {g.id: g for g in cat.groups}
     n_items = max(len(cat.items), 1)
+    undecodable = _undecodable(cat)
     for n, it in enumerate(cat.items):
         if n % 5000 == 0:
             check_stop(should_stop)
@@ -301,6 +313,10 @@ def propose(
             if why_all:
                 p.conflict = "bad name: " + "; ".join(why_all)
                 conflicts.append(Conflict("bad_name", m.rel_path, "/".join(comps), target, p.conflict))
+            if m.folder_id in undecodable:
+                msg = "its path has a name that is not valid UTF-8: rename that folder and scan again"
+                p.conflict = "; ".join(x for x in (p.conflict, "unresolved: " + msg) if x)
+                conflicts.append(Conflict("unresolved", m.rel_path, target, target, msg))
             placements.append(p)
     progress(0.8, "Checking for conflicts")
     if settings is not None:
