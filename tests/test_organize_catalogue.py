@@ -212,3 +212,11 @@ def test_organize_help_lists_every_command_and_imports_nothing_heavy():
         "        pass\n"
     )
     assert loaded["heavy"] == [] and loaded["commands"] == []
+
+
+def test_file_variants_inside_items(lib, tmp_path):
+    _root, settings = lib
+    cat = build_catalogue(settings, with_files=True)
+    cave = _by_path(cat)["Forgotten Adventures/Maps/Goblin Cave"]  # goblin_cave_00.jpg, _01.png, _02.webp
+    assert cave.file_groups == 1 and cave.file_examples == ["Goblin Cave: 00, 01, 02"]
+    assert build_catalogue(settings).items[0].file_groups == 0  # only when asked (plan skips it)

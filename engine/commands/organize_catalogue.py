@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.organize.catalogue import CSV_COLUMNS, build_catalogue, item_rows, write_json
 
     settings = StorageSettings.from_storage_arg(args.storage)
-    cat = run_with_progress("Building the catalogue", build_catalogue, settings, args.snapshot_id)
+    cat = run_with_progress("Building the catalogue", build_catalogue, settings, args.snapshot_id, with_files=True)
     counts = cat.counts()
     unsure = sum(n for k, n in counts["status"].items() if k != "ok")
     print(
@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
         f"{sum(it.files for it in cat.items):,} files, {len(cat.groups):,} variant groups, "
         f"{len([c for c in counts['creator'] if c]):,} creators"
     )
+    fg = sum(it.file_groups for it in cat.items)
+    if fg:
+        print(f"{fg:,} groups of files that are variants of one another (day/night, gridless, sizes…) inside the items.")
     src = f"labels from label run {cat.label_run_id}" if cat.label_run_id else "no labels"
     src += f", predictions from run {cat.prediction_run_id}" if cat.prediction_run_id else ", no predictions"
     print(f"Built from {src}.")

@@ -71,7 +71,8 @@ class Item:
     members: list[Member] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # unknown/abstained/unlabelled folders it rests on
     folder_variants: list[tuple[str, str]] = field(default_factory=list)  # (inner folder name, rule)
-    file_groups: int = 0  # groups of files that are variants of one another
+    file_groups: int = 0  # groups of files that are variants of one another (with_files)
+    file_examples: list[str] = field(default_factory=list)  # a few, "name: day, night"
     group: int | None = None  # VariantGroup id among sibling items
     variant: str = ""  # this item's variant label inside its group ('' = plain)
     scope: tuple = ()  # (creator folder id, enclosing subjects): variants are looked for inside one scope
@@ -216,8 +217,11 @@ def apply_labels(settings, snapshot_id: int, folders: dict[int, Folder]) -> tupl
 
 
 # ---------------------------------------------------------------------------- building
-def build_catalogue(settings, snapshot_id: int | None = None, *, progress=no_progress, should_stop=never_stop) -> Catalogue:
-    """Read the snapshot and its labels and build the catalogue (see module doc)."""
+def build_catalogue(
+    settings, snapshot_id: int | None = None, *, with_files: bool = False, progress=no_progress, should_stop=never_stop
+) -> Catalogue:
+    """Read the snapshot and its labels and build the catalogue (see module doc). ``with_files``
+    also groups the files inside each item's folders (``Item.file_groups``; slower)."""
     progress(0.0, "Reading folders")
     sid, root, folders = load_folders(settings, snapshot_id)
     check_stop(should_stop)
@@ -228,6 +232,9 @@ def build_catalogue(settings, snapshot_id: int | None = None, *, progress=no_pro
     items = find_items(folders, should_stop=should_stop)
     progress(0.7, "Grouping variants")
     groups = group_items(items, folders, should_stop=should_stop)
+    if with_files:
+        progress(0.85, "Grouping file variants")
+        _group_files(settings, items, should_stop)
     cat = Catalogue(root, sid, run_id, pred_id, folders, items, groups)
     cat.label_counts = dict(Counter(f.label for f in folders.values() if f.parent is not None))
     progress(1.0, f"{len(items):,} items, {len(groups):,} variant groups")
@@ -392,6 +399,30 @@ def group_items(items: list[Item], folders: dict[int, Folder], *, should_stop=ne
     return groups
 
 
+def _group_files(settings, items: list[Item], should_stop) -> None:
+    owner = {m.folder_id: it for it in items for m in it.members}
+    names: dict[int, list[str]] = defaultdict(list)
+    con = sqlite3.connect(f"file:{settings.index_db}?mode=ro", uri=True)  # a TEMP table: not query_only
+    try:
+        con.execute("CREATE TEMP TABLE want(id INTEGER PRIMARY KEY)")
+        con.executemany("INSERT INTO want VALUES (?)", ((i,) for i in owner))
+        for fid, name in con.execute("SELECT f.folder_id, f.name FROM files f JOIN want w ON w.id = f.folder_id"):
+            names[fid].append(name)
+    finally:
+        con.close()
+    for n, (fid, files) in enumerate(names.items()):
+        if n % 2000 == 0:
+            check_stop(should_stop)
+        if len(files) < 2:
+            continue
+        it = owner[fid]
+        for g in file_variant_groups(sorted(files)):
+            it.file_groups += 1
+            if len(it.file_examples) < 3:
+                forms = sorted({g.variant[k] for k in g.members if g.variant[k]})
+                it.file_examples.append(f"{g.display}: {', '.join(forms[:4]) or 'copies'}")
+
+
 def file_variant_groups(names: list[str]) -> list[V.VariantGroup]:
     """Variant groups among the files of one folder (by name without the extension)."""
     entries = [(i, n.rsplit(".", 1)[0] if "." in n[1:] else n) for i, n in enumerate(names)]
@@ -401,7 +432,8 @@ def file_variant_groups(names: list[str]) -> list[V.VariantGroup]:
 # ---------------------------------------------------------------------------- export
 CSV_COLUMNS = (
     "item_id", "path", "kind", "subject", "creator", "asset_types", "tags", "files", "status",
-    "label_source", "variant_group", "group_name", "variant", "variant_rule", "folder_variants", "notes",
+    "label_source", "variant_group", "group_name", "variant", "variant_rule", "folder_variants",
+    "file_variant_groups", "file_variant_examples", "notes",
 )
 
 
@@ -425,6 +457,8 @@ def item_rows(cat: Catalogue):
             "variant": it.variant,
             "variant_rule": g.rule if g else "",
             "folder_variants": "; ".join(f"{n} ({r})" for n, r in it.folder_variants),
+            "file_variant_groups": it.file_groups,
+            "file_variant_examples": "; ".join(it.file_examples),
             "notes": "; ".join(it.notes),
         }
 

@@ -49,6 +49,8 @@ class CatalogueModel(ListTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             notes = r.get("notes") or ""
             extra = f"\nFolder variants: {r['folder_variants']}" if r.get("folder_variants") else ""
+            if r.get("file_variant_examples"):
+                extra += f"\nFile variants ({r['file_variant_groups']}): {r['file_variant_examples']}"
             return f"{r['path']}\nLabel from: {r['label_source']}{extra}" + (f"\n⚠ {notes}" if notes else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and key == "files":
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -35,7 +35,7 @@ ANY = "(any)"
 def _build(settings, progress, should_stop):
     from engine.organize.catalogue import build_catalogue, item_rows
 
-    cat = build_catalogue(settings, progress=progress, should_stop=should_stop)
+    cat = build_catalogue(settings, with_files=True, progress=progress, should_stop=should_stop)
     return cat, list(item_rows(cat))
 
 
