@@ -128,7 +128,7 @@ def test_main_window_has_the_tabs_and_builds_the_catalogue(qtbot, lib, tmp_path)
     assert "Catalogue" in tabs and "Organize" in tabs
     cat_view = w.organize_tabs.catalogue
     with qtbot.waitSignal(cat_view.catalogue_ready, timeout=TIMEOUT) as sig:
-        w.side_tabs.setCurrentWidget(cat_view)
+        w.side_tabs.setCurrentWidget(w.organize_tabs.catalogue_page)
     assert cat_view.proxy.rowCount() == len(sig.args[0].items) > 10
     assert w.organize_tabs.organize.target.text().endswith("library (organized)")
     w.runner.cancel_all()

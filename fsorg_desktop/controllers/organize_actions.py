@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtWidgets import QScrollArea, QWidget
+
 from fsorg_desktop.views.catalogue_view import CatalogueView
 from fsorg_desktop.views.organize_view import OrganizeView
 
@@ -17,16 +19,28 @@ from fsorg_desktop.views.organize_view import OrganizeView
 class OrganizeTabs:
     catalogue: CatalogueView
     organize: OrganizeView
+    catalogue_page: QWidget  # the tab pages (scroll areas holding the views)
+    organize_page: QWidget
+
+
+def _scrolled(view: QWidget) -> QScrollArea:
+    """In a scroll area, so the view's minimum size never sets the window's (a 1366x768 laptop)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(view)
+    return area
 
 
 def install_organize(window) -> OrganizeTabs:
     cat = CatalogueView(window.runner)
     org = OrganizeView(window.runner)
     tabs = window.side_tabs
-    tabs.addTab(cat, "Catalogue")
-    tabs.setTabToolTip(tabs.indexOf(cat), "Every item with its creator, asset type, tags and variants")
-    tabs.addTab(org, "Organize")
-    tabs.setTabToolTip(tabs.indexOf(org), "Propose a clean layout, preview it, apply it safely, undo it")
+    cat_page, org_page = _scrolled(cat), _scrolled(org)
+    tabs.addTab(cat_page, "Catalogue")
+    tabs.setTabToolTip(tabs.indexOf(cat_page), "Every item with its creator, asset type, tags and variants")
+    tabs.addTab(org_page, "Organize")
+    tabs.setTabToolTip(tabs.indexOf(org_page), "Propose a clean layout, preview it, apply it safely, undo it")
 
     def on_library(state) -> None:
         has = state is not None and state.snapshot is not None
@@ -38,4 +52,4 @@ def install_organize(window) -> OrganizeTabs:
     cat.folder_activated.connect(window.reveal_folder)
     org.applied.connect(lambda r: window.statusBar().showMessage(f"Organized: {r.files:,} files placed", 15_000))
     org.undone.connect(lambda r: window.statusBar().showMessage(f"Undone: {r.restored:,} files restored", 15_000))
-    return OrganizeTabs(cat, org)
+    return OrganizeTabs(cat, org, cat_page, org_page)
