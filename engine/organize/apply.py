@@ -265,7 +265,7 @@ def apply_plan(
             f"The target {target} is inside the library {lib}. {mode} mode builds a separate tree and never "
             "touches the library: choose a folder outside it (or --mode move to reorganize in place)."
         )
-    if _inside(lib, target) and os.path.abspath(lib) == os.path.abspath(target):
+    if os.path.abspath(lib) == os.path.abspath(target):
         raise UserError("The target is the library root itself. Choose a new folder.")
     if os.path.exists(target) and not os.path.isdir(target):
         raise UserError(f"The target {target} is a file, not a folder.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from engine.csvio import read_csv, write_csv
 from engine.jobs import UserError
@@ -72,12 +72,10 @@ def write_plan(layout: Layout, library_root: str, path) -> int:
 def _rel_ok(value: str, what: str) -> str | None:
     if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
         return f"{what} {value!r} must be relative"
-    parts = PurePosixPath(value).parts if value else ()
-    if any(p in ("..", ".") for p in value.split("/")) and value:
+    if value and any(p in ("..", ".") for p in value.split("/")):
         return f"{what} {value!r} must not contain '.' or '..'"
     if "\\" in value:
         return f"{what} {value!r} must use '/' between folders"
-    del parts
     return None
 
 
