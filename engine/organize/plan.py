@@ -69,12 +69,12 @@ def write_plan(layout: Layout, library_root: str, path) -> int:
     )
 
 
-def _rel_ok(value: str, what: str) -> str | None:
+def _rel_ok(value: str, what: str, *, backslash_ok: bool = False) -> str | None:
     if value.startswith(("/", "\\")) or (len(value) > 1 and value[1] == ":"):
         return f"{what} {value!r} must be relative"
     if value and any(p in ("..", ".") for p in value.split("/")):
         return f"{what} {value!r} must not contain '.' or '..'"
-    if "\\" in value:
+    if "\\" in value and not backslash_ok:  # a Linux folder name may hold one; a target may not
         return f"{what} {value!r} must use '/' between folders"
     return None
 
@@ -104,7 +104,7 @@ def read_plan(path, *, check_sources: bool = True) -> Plan:
     seen_dst: dict[str, int] = {}
     for r in table.rows:
         src, dst = r.get("source").strip("/"), r.get("target").strip().strip("/")
-        bad = _rel_ok(src, "source") or _rel_ok(dst, "target")
+        bad = _rel_ok(src, "source", backslash_ok=True) or _rel_ok(dst, "target")
         if not bad and not dst:
             bad = "target is empty"
         if not bad:
