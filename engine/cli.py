@@ -103,6 +103,48 @@ MODEL_COMMANDS = [
 ]
 
 
+ORGANIZE_COMMANDS = [
+    Command(
+        "catalogue",
+        "organize_catalogue",
+        "list every item with its creator, asset type, tags and variants",
+        "Build the catalogue of the newest snapshot: every content_subject folder (or folder of "
+        "files without a subject above it) with its creator, asset type, descriptor tags and "
+        "variant group (with the rule that grouped it). Your labels win over the newest "
+        "predictions; unknown or abstained folders are listed as such, never guessed.",
+        "example:\n  python organizer.py organize catalogue --output-csv outputs/catalogue.csv",
+    ),
+    Command(
+        "plan",
+        "organize_plan",
+        "propose a clean layout and write it as a reviewable CSV",
+        "Place every folder with files by a template (default "
+        "{creator}/{asset_type}/{subject}/{variant}), find and resolve conflicts (two folders "
+        "to one path, names the filesystem refuses, paths too long) and write the plan CSV. "
+        "Nothing but the CSV is written.",
+        "example:\n  python organizer.py organize plan --target ~/Assets-organized --output plan.csv",
+    ),
+    Command(
+        "apply",
+        "organize_apply",
+        "build the new tree from a plan (link, symlink, copy or move), with a journal",
+        "Carry out a plan. link (default), symlink and copy build a separate tree and never "
+        "touch the library; move moves the files. A journal is written before every change: "
+        "after Ctrl-C or a crash the same command resumes, and 'organize undo JOURNAL' restores "
+        "the previous state. No file is ever overwritten.",
+        "example:\n  python organizer.py organize apply plan.csv --mode link --target ~/Assets-organized",
+    ),
+    Command(
+        "undo",
+        "organize_undo",
+        "undo an apply from its journal",
+        "Undo every change recorded in a journal (finished or interrupted), newest first. "
+        "Files changed since they were placed are kept and listed.",
+        "example:\n  python organizer.py organize undo data/journals/organize-20260101-120000-1-link.jsonl",
+    ),
+]
+
+
 def _add_storage(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--storage",
@@ -223,7 +265,46 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.set_defaults(_command=cmd)
     model.set_defaults(_model_parser=model)
+    _add_organize(sub)
     return parser
+
+
+def _add_organize(sub) -> None:
+    org = sub.add_parser(
+        "organize",
+        help="catalogue, variant groups, a proposed layout, apply safely and undo",
+        description="From labels to order: catalogue, plan, apply, undo.",
+    )
+    osub = org.add_subparsers(dest="organize_command", metavar="ORGANIZE_COMMAND")
+    for cmd in ORGANIZE_COMMANDS:
+        p = osub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.description,
+            epilog=cmd.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_storage(p)
+        if cmd.name in ("catalogue", "plan"):
+            p.add_argument("--snapshot-id", type=int, metavar="N", help="snapshot (default: latest complete)")
+        if cmd.name == "catalogue":
+            p.add_argument("--output-csv", metavar="F", help="write the items as CSV")
+            p.add_argument("--output-json", metavar="F", help="write the items and variant groups as JSON")
+        if cmd.name == "plan":
+            p.add_argument("--template", metavar="T", help="target layout (default {creator}/{asset_type}/{subject}/{variant})")
+            p.add_argument("--target", metavar="DIR", required=True, help="root of the new tree")
+            p.add_argument("--output", metavar="F", required=True, help="where to write the plan CSV")
+            p.add_argument("--max-path", type=int, metavar="N", help="longest path allowed, in bytes (default 1024)")
+        if cmd.name == "apply":
+            p.add_argument("plan", metavar="PLAN", help="plan CSV written by 'organize plan'")
+            p.add_argument("--mode", choices=("link", "symlink", "copy", "move"), default="link",
+                           help="link (default): hard links; symlink; copy; move (moves the originals)")
+            p.add_argument("--target", metavar="DIR", required=True, help="root of the new tree")
+            p.add_argument("--journal", metavar="F", help="resume this journal (default: found automatically)")
+        if cmd.name == "undo":
+            p.add_argument("journal", metavar="JOURNAL", help="journal printed by 'organize apply'")
+        p.set_defaults(_command=cmd)
+    org.set_defaults(_model_parser=org)
 
 
 def main(argv: list[str] | None = None) -> int:

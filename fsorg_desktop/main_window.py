@@ -29,6 +29,7 @@ from fsorg_desktop.controllers.host import Host
 from fsorg_desktop.controllers.label_actions import LabelActions
 from fsorg_desktop.controllers.library_actions import LibraryActions
 from fsorg_desktop.controllers.model_actions import ModelActions
+from fsorg_desktop.controllers.organize_actions import install_organize
 from fsorg_desktop.controllers.sample_actions import SampleActions
 from fsorg_desktop.controllers.tree_actions import TreeActions
 from fsorg_desktop.dialogs import DialogHost
@@ -147,6 +148,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.undo_action, self.recent_menu, self.label_menu = self.menus.undo, self.menus.recent, self.menus.label
         self.show_explain_action = self.menus.show_explain
         self._wire()
+        self.organize_tabs = install_organize(self)  # Catalogue + Organize tabs (issue 19)
         self._restore_settings()
         self._update_enabled()
         # pyqtgraph (the results charts) is imported on a worker: importing it when a library
