@@ -49,7 +49,7 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     # -- header: the number, the verdict, what run this is, actions
     panel.score_label = QLabel("–")
     big = QFont(panel.font())
-    big.setPointSizeF(big.pointSizeF() * 3.0)
+    big.setPointSizeF(big.pointSizeF() * 2.4)
     big.setBold(True)
     panel.score_label.setFont(big)
     panel.score_label.setToolTip("Macro F1: the average of the per-class F1 scores")
@@ -57,7 +57,7 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     panel.score_caption.setEnabled(False)
     panel.verdict_label = QLabel()
     vf = QFont(panel.font())
-    vf.setPointSizeF(vf.pointSizeF() * 1.3)
+    vf.setPointSizeF(vf.pointSizeF() * 1.15)
     vf.setBold(True)
     panel.verdict_label.setFont(vf)
     panel.verdict_label.setWordWrap(True)
@@ -67,11 +67,9 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     panel.run_label.setWordWrap(True)
     panel.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     verdict_box = QVBoxLayout()
-    verdict_box.addStretch(1)
     verdict_box.addWidget(panel.verdict_label)
     verdict_box.addWidget(panel.gain_label)
     verdict_box.addWidget(panel.run_label)
-    verdict_box.addStretch(1)
     score_box = QVBoxLayout()
     score_box.addWidget(panel.score_caption)
     score_box.addWidget(panel.score_label)
@@ -89,11 +87,16 @@ def build_results_panel(panel: "ResultsPanel") -> None:
     actions.addWidget(panel.export_button)
     actions.addWidget(panel.refresh_button)
     actions.addStretch(1)
-    header = QHBoxLayout()
-    header.addLayout(score_box)
-    header.addSpacing(16)
-    header.addLayout(verdict_box, 1)
-    header.addLayout(actions)
+    # The score and the buttons on one row, the words under them at the full width of the
+    # panel: on a narrow side panel a column of wrapped words beside the score grew taller than
+    # the charts could spare.
+    top = QHBoxLayout()
+    top.addLayout(score_box)
+    top.addStretch(1)
+    top.addLayout(actions)
+    header = QVBoxLayout()
+    header.addLayout(top)
+    header.addLayout(verdict_box)
 
     # -- charts
     panel.heatmap = ConfusionHeatmap()

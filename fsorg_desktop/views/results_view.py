@@ -305,9 +305,12 @@ class ResultsPanel(QWidget):
         self.score_label.setStyleSheet(f"QLabel {{ color: {_band_color(rep.macro_f1)}; }}")
         # The same words the CLI prints (engine.evaluation.report.headline): the guide's verdict
         # only for baseline / zero-shot runs; what a fine-tuned model was scored on otherwise.
-        self.verdict_label.setText(run.headline)
-        self.gain_label.setText("")
-        self.gain_label.setVisible(False)
+        # The first sentence in large type; the rest (how rough, what it gained) in normal type.
+        first, _, rest = run.headline.partition("\n")
+        self.verdict_label.setText(first)
+        self.verdict_label.setToolTip(run.headline)
+        self.gain_label.setText(rest.replace("\n", " "))
+        self.gain_label.setVisible(bool(rest))
         self.run_label.setText(
             f"Run {info.id} · {info.model_text} · {info.split_text} · label run {info.label_run_id} · "
             f"{info.date_text}\naccuracy {rep.accuracy * 100:.1f}% · {rep.n} folders evaluated"
