@@ -1,6 +1,5 @@
 """``gather``: scan a library folder into a new snapshot in ``index.db`` (see :mod:`engine.scan.walker`)."""
 
-
 from __future__ import annotations
 
 import os
@@ -8,6 +7,7 @@ import socket
 import sqlite3
 import stat as stat_mod
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from engine import __version__
@@ -43,7 +43,6 @@ class GatherCancelled(Cancelled):
             "a complete snapshot."
         )
         self.result = result
-
 
 
 # ------------------------------------------------------------------------------- root
@@ -186,9 +185,16 @@ def _gather_locked(
     root_raw = readable(path)[1]
     con.execute("BEGIN IMMEDIATE")
     cur = con.execute(
-        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message) "
-        "VALUES (?, ?, ?, 'running', ?, ?)",
-        (shown, root_raw, time.time(), __version__, f"pid {os.getpid()} on {socket.gethostname()}"),
+        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message, uuid) "
+        "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+        (
+            shown,
+            root_raw,
+            time.time(),
+            __version__,
+            f"pid {os.getpid()} on {socket.gethostname()}",
+            str(uuid.uuid4()),
+        ),
     )
     sid = int(cur.lastrowid)
     base_id = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM folders").fetchone()[0])

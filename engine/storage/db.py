@@ -9,10 +9,12 @@ this fsorg is refused with a message instead of being damaged.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from engine.core.jobs import UserError
@@ -20,22 +22,55 @@ from engine.core.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision of each database; bump together with a new migration file.
-HEADS = {"index": "0001_index_initial", "training": "0002_predictions_abstained"}
+HEADS = {"index": "0002_index_identity", "training": "0003_index_binding"}
 
 
 def _on_connect(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
+    # The busy timeout first: switching a new file to WAL needs a lock another process may hold.
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+_WRITE_LOCK = "fsorg_write_lock"
+
+
+def _on_begin(conn: Connection) -> None:
+    """SQLAlchemy's documented pysqlite recipe, applied only to :func:`write_transaction`:
+    pysqlite's own lazy BEGIN (sent just before the first INSERT) is switched off for this
+    connection and ``BEGIN IMMEDIATE`` takes SQLite's write lock before the first read."""
+    if conn.get_execution_options().get(_WRITE_LOCK):
+        conn.connection.dbapi_connection.isolation_level = None
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(path: Path) -> Engine:
     eng = create_engine(f"sqlite:///{path}", future=True)
     event.listen(eng, "connect", _on_connect)
+    event.listen(eng, "begin", _on_begin)
     return eng
+
+
+@contextmanager
+def write_transaction(eng: Engine) -> Iterator[Connection]:
+    """A transaction that holds SQLite's write lock from its first statement.
+
+    Use it wherever a read decides a write (the newest label run, then a new run that carries
+    it over): two processes doing that at once are serialised instead of one silently
+    overwriting the other's work. Waits up to the busy timeout for another writer.
+    """
+    with eng.connect() as conn:
+        conn.execution_options(**{_WRITE_LOCK: True})
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            dbapi = conn.connection.dbapi_connection
+            if dbapi is not None and not conn.invalidated:
+                dbapi.isolation_level = ""  # back to pysqlite's default for the pooled connection
 
 
 def _current_revision(path: Path) -> str | None:
@@ -77,7 +112,9 @@ def migrate(eng: Engine, path: Path, which: str) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS / which))
-    with eng.begin() as conn:
+    # Under SQLite's write lock: two processes opening a fresh data folder at once are serialised,
+    # and the second finds the schema already there (Alembic reads the revision inside the lock).
+    with write_transaction(eng) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -107,7 +144,16 @@ class Databases:
 
     @classmethod
     def open(cls, settings: StorageSettings) -> "Databases":
-        return cls(settings, open_index(settings), open_training(settings))
+        """Open both; training.db must belong to this index.db (see :mod:`engine.storage.identity`)."""
+        from engine.storage.identity import check_index_binding
+
+        dbs = cls(settings, open_index(settings), open_training(settings))
+        try:
+            check_index_binding(dbs.index, dbs.training, settings.training_db)
+        except BaseException:
+            dbs.dispose()
+            raise
+        return dbs
 
     def dispose(self) -> None:
         self.index.dispose()

@@ -1,0 +1,29 @@
+"""index_binding: the index.db (by UUID, and the roots it scanned) this training.db belongs to
+
+Revision ID: 0003_index_binding
+Revises: 0002_predictions_abstained
+Create Date: 2026-11-29 20:30:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003_index_binding"
+down_revision = "0002_predictions_abstained"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "index_binding",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("index_uuid", sa.String(length=36), nullable=False),
+        sa.Column("roots", sa.Text(), server_default="[]", nullable=False),
+        sa.Column("bound_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("index_binding")
