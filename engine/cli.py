@@ -229,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # noqa: BLE001 - the last resort: one readable line, details in a log
+        from engine.core.errors import environment_error
+
+        if (env_error := environment_error(e, _data_dir(args))) is not None:  # full disk, permissions, read-only
+            print(f"error: {env_error}", file=sys.stderr)
+            return 2
         log = _write_crash_log(args)
         print(
             f"error: fsorg hit an unexpected problem: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}\n"
@@ -239,6 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("FSORG_DEBUG"):
             raise
         return 1
+
+
+def _data_dir(args: argparse.Namespace):
+    try:
+        from engine.core.settings import StorageSettings
+
+        return StorageSettings.from_storage_arg(getattr(args, "storage", None)).data_dir
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return None
 
 
 def _write_crash_log(args: argparse.Namespace) -> str:

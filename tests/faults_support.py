@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
+
+PROGRESS = re.compile(r"^[A-Z][\w ]+: +\d+% ")  # the progress lines a command prints on stderr
 
 
 def make_library(root: Path, n_folders: int = 220, prefix: str = "Studio") -> Path:
@@ -52,7 +55,7 @@ def one_line_error(r: subprocess.CompletedProcess, *needles: str) -> str:
     """Assert exit 2 with exactly one ``error:`` line on stderr that contains every needle."""
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "bug in fsorg" not in r.stderr, r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not PROGRESS.match(ln)]
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     for n in needles:
         assert n in lines[0], (n, lines[0])

@@ -156,7 +156,6 @@ def save_model_folder(
                 if p.is_file():
                     files[p.relative_to(tmp).as_posix()] = _sha256(p)
         save_file({"coef": head.coef, "intercept": head.intercept}, str(tmp / HEAD))
-        os.chmod(tmp / HEAD, 0o644)  # safetensors writes 0600; a shipped/shared model must be readable
         files[HEAD] = _sha256(tmp / HEAD)
         if report is not None:
             (tmp / REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -165,6 +164,7 @@ def save_model_folder(
         meta.setdefault("created_at", time.time())
         # metadata.json last: a folder without it is recognisably half-written.
         _atomic_write_text(tmp / METADATA, json.dumps(meta, indent=2, sort_keys=True))
+        _share(tmp)
         if not should_commit():
             raise _Abort()
         old = None
@@ -186,6 +186,28 @@ def save_model_folder(
 
 class _Abort(Exception):
     pass
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _share(folder: Path) -> None:
+    """Readable by other users like any file the user makes (0644 / 0755 under the usual umask):
+    safetensors and temporary files are written 0600, and a model is meant to be shared."""
+    umask = _umask()
+    os.chmod(folder, 0o777 & ~umask)
+    for p in folder.rglob("*"):
+        if p.is_symlink():
+            continue
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
 
 
 def _bad(path: Path, why: str, todo: str = "Train the model again (python organizer.py model train).") -> UserError:
@@ -215,7 +237,7 @@ def load_model_folder(
         raise _bad(path, "is a half-written temporary folder left by an interrupted save", "Delete it and train again.")
     meta_path = path / METADATA
     if not meta_path.exists():
-        risky = [n for n in B.PICKLE_FILES if (path / n).exists()] + [p.name for p in path.glob("*.pkl")]
+        risky = B.pickle_files(path)
         if risky:
             if not trust_pickle:
                 raise UserError(
@@ -228,6 +250,8 @@ def load_model_folder(
                 "(no model_head.pkl) that 'predict --trust-pickle' can use. Train a model with fsorg."
             )
         raise _bad(path, f"has no {METADATA}: it is empty, half-written or not an fsorg model")
+    # fsorg never writes pickle: any pickle-format file anywhere means the folder came from elsewhere.
+    B.check_no_pickle(path, trust_pickle=trust_pickle, what="The model folder")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:

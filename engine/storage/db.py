@@ -8,6 +8,7 @@ this fsorg is refused with a message instead of being damaged.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,19 +120,47 @@ def migrate(eng: Engine, path: Path, which: str) -> None:
         command.upgrade(cfg, "head")
 
 
+def _check_writable(path: Path) -> None:
+    """fsorg writes to its databases on every command (and SQLite's WAL needs files beside them):
+    say so plainly instead of calling a healthy database unreadable."""
+    folder = path.parent
+    if os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK)):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    why = "is on a read-only file system" if read_only else "is not writable by this user"
+    raise UserError(
+        f"The data folder {folder} {why}; fsorg writes to {path.name} on every command. Your data in it "
+        "is fine: copy the folder somewhere writable and pass --storage there."
+    )
+
+
 def _open(path: Path, which: str) -> Engine:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = (e.strerror or str(e)).lower()
+        if path.parent.is_file() or isinstance(e, FileExistsError):
+            reason = "it is a file, not a folder"
+        elif isinstance(e, NotADirectoryError):
+            reason = "a part of that path is a file, not a folder"
+        raise UserError(
+            f"Cannot use {path.parent} as the data folder ({reason}). Choose another folder with --storage DIR."
+        ) from None
+    _check_writable(path)
     eng = make_engine(path)
     migrate(eng, path, which)
     return eng
 
 
 def open_index(settings: StorageSettings) -> Engine:
-    return _open(settings.ensure().index_db, "index")
+    return _open(settings.index_db, "index")
 
 
 def open_training(settings: StorageSettings) -> Engine:
-    return _open(settings.ensure().training_db, "training")
+    return _open(settings.training_db, "training")
 
 
 @dataclass
