@@ -34,6 +34,7 @@ import numpy as np
 
 from engine import __version__
 from engine.core.jobs import UserError
+from engine.core.leftovers import sweep
 from engine.models import base as B
 from engine.models.inputs import check_recipe, feature_dim
 
@@ -146,7 +147,9 @@ def save_model_folder(
             "Choose another --model-path."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f"{TMP_MARK}{target.name}.{uuid.uuid4().hex[:8]}"
+    # The pid in the name lets the next save remove what a killed one left (engine.core.leftovers).
+    sweep(target.parent, f"{TMP_MARK}{target.name}.")
+    tmp = target.parent / f"{TMP_MARK}{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         files: dict[str, str] = {}
@@ -169,7 +172,7 @@ def save_model_folder(
             raise _Abort()
         old = None
         if target.exists():
-            old = target.parent / f"{TMP_MARK}{target.name}.old.{uuid.uuid4().hex[:8]}"
+            old = target.parent / f"{TMP_MARK}{target.name}.old.{os.getpid()}.{uuid.uuid4().hex[:8]}"
             os.replace(target, old)
         os.replace(tmp, target)
         if old is not None:

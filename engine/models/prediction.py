@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.core.config import PredictConfig, ZeroShotConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.core.leftovers import owner_alive, owner_tag
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
 from engine.evaluation.report import Report, compute_report
@@ -133,9 +134,11 @@ def store_and_report(
     pred = [labels[i] for i in top]
     abstained = abstained_mask(probs, labels, abstention)
     now = time.time()
+    _remove_dead_runs(dbs)
     with dbs.training.begin() as c:
         run_id = c.execute(
             insert(S.prediction_runs).values(
+                owner=owner_tag(),
                 model_id=model_id,
                 kind=kind,
                 snapshot_id=target.snapshot_id,
@@ -209,6 +212,19 @@ def store_and_report(
     progress(1.0, f"{len(target.records):,} folders predicted")
     n_abst = None if abstained is None else int(abstained.sum())
     return run_id, report, eval_id, csv_path, {"coverage": extra.get("coverage"), "n_abstained": n_abst}
+
+
+def _remove_dead_runs(dbs: Databases) -> None:
+    """Remove prediction runs a killed predict left ``running`` (with their rows)."""
+    with dbs.training.connect() as c:
+        rows = c.execute(
+            select(S.prediction_runs.c.id, S.prediction_runs.c.owner).where(S.prediction_runs.c.status == "running")
+        ).all()
+    dead = [r.id for r in rows if not owner_alive(r.owner)]
+    if dead:
+        with dbs.training.begin() as c:
+            c.execute(delete(S.predictions).where(S.predictions.c.prediction_run_id.in_(dead)))
+            c.execute(delete(S.prediction_runs).where(S.prediction_runs.c.id.in_(dead)))
 
 
 def abstained_mask(

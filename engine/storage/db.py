@@ -23,7 +23,7 @@ from engine.core.settings import StorageSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision of each database; bump together with a new migration file.
-HEADS = {"index": "0002_index_identity", "training": "0003_index_binding"}
+HEADS = {"index": "0002_index_identity", "training": "0003_identity_and_owners"}
 
 
 def _on_connect(dbapi_conn, _record) -> None:

@@ -185,6 +185,7 @@ prediction_runs = Table(
     Column("labels", Text, nullable=False),  # JSON list: the order of `probs`
     Column("created_at", Float, nullable=False),
     Column("status", String(16), nullable=False, server_default="complete"),
+    Column("owner", Text),  # 'pid@host' storing the run; a dead owner's 'running' run is removed
 )
 
 predictions = Table(

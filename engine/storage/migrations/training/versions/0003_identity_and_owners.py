@@ -1,6 +1,8 @@
-"""index_binding: the index.db (by UUID, and the roots it scanned) this training.db belongs to
+"""index_binding: the index.db (by UUID, and the roots it scanned) this training.db belongs to;
+prediction_runs.owner: 'pid@host' of the process storing a run, so the next predict can remove
+a run a killed one left ``running``
 
-Revision ID: 0003_index_binding
+Revision ID: 0003_identity_and_owners
 Revises: 0002_predictions_abstained
 Create Date: 2026-11-29 20:30:00
 """
@@ -8,7 +10,7 @@ Create Date: 2026-11-29 20:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_index_binding"
+revision = "0003_identity_and_owners"
 down_revision = "0002_predictions_abstained"
 branch_labels = None
 depends_on = None
@@ -23,7 +25,11 @@ def upgrade() -> None:
         sa.Column("bound_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("prediction_runs", schema=None) as batch_op:
+        batch_op.drop_column("owner")
     op.drop_table("index_binding")
