@@ -83,15 +83,28 @@ def _current_revision(path: Path) -> str | None:
             "SELECT name FROM sqlite_master WHERE type='table' AND name='alembic_version'"
         ).fetchone()
         if not row:
+            other = con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+            if other:
+                raise _no_version(path)
             return None
         row = con.execute("SELECT version_num FROM alembic_version").fetchone()
-        return row[0] if row else None
+        if row is None:
+            raise _no_version(path)
+        return row[0]
     except sqlite3.DatabaseError as e:
         raise UserError(
             f"{path} is not a readable fsorg database ({e}). Move it aside and scan again."
         ) from None
     finally:
         con.close()
+
+
+def _no_version(path: Path) -> UserError:
+    return UserError(
+        f"{path} has tables but no schema version (its alembic_version row is gone): it was damaged or "
+        "edited by hand, and fsorg will not guess and write into it. Restore it from a backup, or rename "
+        "it aside to start a new one."
+    )
 
 
 def _known_revisions(which: str) -> set[str]:
@@ -150,9 +163,46 @@ def _open(path: Path, which: str) -> Engine:
             f"Cannot use {path.parent} as the data folder ({reason}). Choose another folder with --storage DIR."
         ) from None
     _check_writable(path)
+    _check_intact(path, which)
     eng = make_engine(path)
     migrate(eng, path, which)
     return eng
+
+
+_CHECKED: set[tuple[str, int, int]] = set()
+DAMAGED_TODO = {
+    "index": "Your labels live in training.db and are safe: rename index.db (and any index.db-wal / "
+    "index.db-shm) aside and gather your library again; the labels are re-attached by path.",
+    "training": "It holds your labels: restore it from a backup if you have one, or copy it aside and ask "
+    "for help; fsorg will not write into it.",
+}
+
+
+def _check_intact(path: Path, which: str) -> None:
+    """SQLite's quick_check before fsorg writes into (or trusts) a database: a damaged file is
+    refused with what to do, never written into. Once per file state per process (the app opens
+    the databases often)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED or st.st_size == 0:
+        return
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            con.execute("PRAGMA busy_timeout=30000")
+            result = [r[0] for r in con.execute("PRAGMA quick_check(5)").fetchall()]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        if "locked" in str(e).lower() or "busy" in str(e).lower():
+            return  # a writer holds it; the check runs on the next open
+        result = [str(e)]
+    if result != ["ok"]:
+        raise UserError(f"{path} is damaged (SQLite's check: {result[0][:200]}). {DAMAGED_TODO[which]}")
+    _CHECKED.add(key)
 
 
 def open_index(settings: StorageSettings) -> Engine:
