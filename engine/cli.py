@@ -213,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.core.jobs import Cancelled, UserError
 
     try:
+        if cmd is not GATHER:  # only gather makes a new data folder; a failed command leaves none
+            from engine.storage import db
+
+            db.CREATE_INDEX = False
         module = importlib.import_module(f"engine.commands.{cmd.module}")
         return int(module.run(args) or 0)
     except UserError as e:
@@ -261,21 +265,24 @@ def _write_crash_log(args: argparse.Namespace) -> str:
     import time
     import traceback
 
-    try:
-        from engine.core.settings import StorageSettings
+    text = f"fsorg {__version__}\nargv: {sys.argv}\n\n{traceback.format_exc()}"
+    try:  # the per-user log folder (never next to someone's data, never a guessable /tmp name)
+        from platformdirs import user_log_path
 
-        folder = StorageSettings.from_storage_arg(getattr(args, "storage", None)).base_path / "logs"
+        folder = user_log_path("fsorg", appauthor=False)
         folder.mkdir(parents=True, exist_ok=True)
-    except Exception:  # noqa: BLE001 - the data folder itself may be the problem
-        from pathlib import Path
-
-        folder = Path(tempfile.gettempdir())
-    path = folder / f"fsorg-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path = folder / f"fsorg-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:
+        pass
     try:
-        path.write_text(f"fsorg {__version__}\nargv: {sys.argv}\n\n{traceback.format_exc()}", encoding="utf-8")
+        fd, name = tempfile.mkstemp(prefix="fsorg-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return name
     except OSError as e:
         return f"(no log: {e.strerror})"
-    return str(path)
 
 
 if __name__ == "__main__":

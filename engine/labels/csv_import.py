@@ -42,6 +42,7 @@ CONTRACT_COLUMNS = (
     "label",
 )
 MAX_LISTED_ERRORS = 500
+MAX_FOLDER_ID = 2**63 - 1
 
 
 # ------------------------------------------------------------------------------- import
@@ -120,6 +121,9 @@ def validate_labels_csv(
                     "folder_id is missing" if not raw_id.strip() else "folder_id is not a whole number",
                 )
             )
+            continue
+        if int(m.group(1)) > MAX_FOLDER_ID:  # SQLite's integers stop at 2**63 - 1
+            errors.append(RowError(row.line, raw_id, "folder_id is far larger than any folder id"))
             continue
         # Case and surrounding spaces are forgiven; so is "Content subject" / "asset-type".
         label = normalize_label(raw_label) or normalize_label(_SEPARATORS.sub("_", raw_label.strip()))

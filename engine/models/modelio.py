@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from engine import __version__
+from engine.core.csvio import process_umask
 from engine.core.jobs import UserError
 from engine.core.leftovers import sweep
 from engine.models import base as B
@@ -191,21 +192,10 @@ class _Abort(Exception):
     pass
 
 
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask would, for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
 def _share(folder: Path) -> None:
     """Readable by other users like any file the user makes (0644 / 0755 under the usual umask):
     safetensors and temporary files are written 0600, and a model is meant to be shared."""
-    umask = _umask()
+    umask = process_umask()
     os.chmod(folder, 0o777 & ~umask)
     for p in folder.rglob("*"):
         if p.is_symlink():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sqlite3
@@ -66,6 +67,11 @@ def _check_root(root: str | os.PathLike) -> tuple[str, str]:
             f"{shown} cannot be read (permission denied). Choose a folder you can read."
         ) from None
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(
+                f"{shown} is a symbolic link that leads back to itself (a loop), not a folder. "
+                "Give the real folder of your library."
+            ) from None
         raise UserError(f"{shown} cannot be opened ({_reason(e)}). Check the path.") from None
     if not stat_mod.S_ISDIR(st.st_mode):
         raise UserError(

@@ -150,7 +150,17 @@ def _check_writable(path: Path) -> None:
     )
 
 
+# The CLI's model commands set this to False: they need a scanned data folder, and a command
+# that fails on an empty one must not leave new, empty databases behind. Gather and the app create.
+CREATE_INDEX = True
+
+
 def _open(path: Path, which: str) -> Engine:
+    if which == "index" and not CREATE_INDEX and not path.exists():
+        raise UserError(
+            f"Nothing is scanned in {path.parent} yet. Scan your library first: "
+            f"python organizer.py gather PATH --storage {path.parent}"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
