@@ -213,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     from engine.core.jobs import Cancelled, UserError
 
     try:
-        if cmd is not GATHER:  # only gather makes a new data folder; a failed command leaves none
-            from engine.storage import db
-
-            db.CREATE_INDEX = False
         module = importlib.import_module(f"engine.commands.{cmd.module}")
-        return int(module.run(args) or 0)
+        if cmd is GATHER:
+            return int(module.run(args) or 0)
+        from engine.storage.db import scanned_data_only
+
+        with scanned_data_only():  # only gather makes a new data folder; a failed command leaves none
+            return int(module.run(args) or 0)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.details:

@@ -150,9 +150,19 @@ def _check_writable(path: Path) -> None:
     )
 
 
-# The CLI's model commands set this to False: they need a scanned data folder, and a command
-# that fails on an empty one must not leave new, empty databases behind. Gather and the app create.
+# False inside scanned_data_only(): the CLI's model commands need a scanned data folder, and one
+# that fails on an empty folder must not leave new, empty databases behind. Gather and the app create.
 CREATE_INDEX = True
+
+
+@contextmanager
+def scanned_data_only() -> Iterator[None]:
+    global CREATE_INDEX
+    before, CREATE_INDEX = CREATE_INDEX, False
+    try:
+        yield
+    finally:
+        CREATE_INDEX = before
 
 
 def _open(path: Path, which: str) -> Engine:
@@ -207,8 +217,8 @@ def _check_intact(path: Path, which: str) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        if "locked" in str(e).lower() or "busy" in str(e).lower():
-            return  # a writer holds it; the check runs on the next open
+        if any(w in str(e).lower() for w in ("locked", "busy", "not a database")):
+            return  # a writer holds it (checked on the next open), or not SQLite at all (said below)
         result = [str(e)]
     if result != ["ok"]:
         raise UserError(f"{path} is damaged (SQLite's check: {result[0][:200]}). {DAMAGED_TODO[which]}")
