@@ -44,21 +44,23 @@ def environment_error(e: BaseException, where=None) -> UserError | None:
             m = re.search(r"\[Errno (\d+)\]", str(x))
             code = int(m.group(1)) if m else None
         if code is not None:
-            where = f" ({x.filename})" if getattr(x, "filename", None) else ""
+            loc = f" ({x.filename})" if getattr(x, "filename", None) else ""
             if code in (errno.ENOSPC, errno.EDQUOT):
-                return UserError(f"The disk is full{where}: free some space and run the command again. {_NOTHING}")
+                return UserError(f"The disk is full{loc}: free some space and run the command again. {_NOTHING}")
             if code == errno.EFBIG:
-                return UserError(f"A file grew past the size this system allows{where}. {_NOTHING}")
+                return UserError(f"A file grew past the size this system allows{loc}. {_NOTHING}")
             if code == errno.EROFS:
                 return UserError(
-                    f"Cannot write{where}: the file system is read-only. Copy the folder somewhere writable "
+                    f"Cannot write{loc}: the file system is read-only. Copy the folder somewhere writable "
                     f"(or use --storage / --model-path there). {_NOTHING}"
                 )
             if code in (errno.EACCES, errno.EPERM):
                 return UserError(
-                    f"Permission denied{where}: this user may not read or write there. Fix the folder's "
+                    f"Permission denied{loc}: this user may not read or write there. Fix the folder's "
                     f"permissions or choose another (--storage / --model-path). {_NOTHING}"
                 )
+        if "no space left on device" in str(x).lower():  # e.g. safetensors' own error type
+            return UserError(f"The disk is full: free some space and run the command again. {_NOTHING}")
         msg = str(x).lower() if type(x).__module__ == "sqlite3" else ""
         if "database or disk is full" in msg:
             return UserError(f"The disk is full: free some space and run the command again. {_NOTHING}")
