@@ -22,7 +22,7 @@ def _checkpoint(db) -> None:
 
 
 def test_zeroed_pages_in_index_db(tmp_path):
-    lib = make_library(tmp_path / "library", 600)
+    lib = make_library(tmp_path / "library", 300)
     data = tmp_path / "data"
     assert cli("gather", str(lib), "--storage", str(data)).returncode == 0
     assert cli("model", "extract-features", "--storage", str(data)).returncode == 0
