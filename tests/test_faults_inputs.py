@@ -35,9 +35,9 @@ def test_an_oversized_csv_is_refused_before_it_is_read(tmp_path):
     with open(f, "w", encoding="utf-8") as fh:
         fh.write("folder_id,label\n")
         line = "1,asset_type," + "x" * 80 + "\n"
-        fh.write(line * (41_000_000 // len(line)))
+        fh.write(line * (26_000_000 // len(line)))
     r = cli("model", "apply-classifications", "--input-csv", str(f), "--storage", str(data))
-    one_line_error(r, "41 MB", "up to 40 MB")
+    one_line_error(r, "26 MB", "up to 25 MB")
 
 
 def test_a_failed_command_leaves_no_empty_databases(tmp_path):

@@ -91,7 +91,9 @@ def validate_labels_csv(
 
     The returned stats hold ``skipped_empty``, ``duplicate_rows`` and ``paths_checked`` (0/1).
     """
-    table = read_csv(csv_path, expected_columns=("folder_id", "label", "path"))
+    table = read_csv(
+        csv_path, expected_columns=("folder_id", "label", "path"), keep=("folder_id", "label", "path", "snapshot_id")
+    )
     missing = [c for c in ("folder_id", "label") if c not in table.header]
     if missing:
         found = ", ".join(h for h in table.original_header if h.strip()) or "(none)"
