@@ -22,10 +22,11 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.core.config import PredictConfig, ZeroShotConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
-from engine.core.leftovers import owner_alive, owner_tag
+from engine.core.leftovers import owner_tag
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
 from engine.evaluation.report import Report, compute_report
+from engine.evaluation.store import remove_dead_prediction_runs
 from engine.labels.runs import load_labels, newest_label_run_id, resolve_label_run
 from engine.models import base as B
 from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
@@ -134,7 +135,7 @@ def store_and_report(
     pred = [labels[i] for i in top]
     abstained = abstained_mask(probs, labels, abstention)
     now = time.time()
-    _remove_dead_runs(dbs)
+    remove_dead_prediction_runs(dbs.training)
     with dbs.training.begin() as c:
         run_id = c.execute(
             insert(S.prediction_runs).values(
@@ -212,19 +213,6 @@ def store_and_report(
     progress(1.0, f"{len(target.records):,} folders predicted")
     n_abst = None if abstained is None else int(abstained.sum())
     return run_id, report, eval_id, csv_path, {"coverage": extra.get("coverage"), "n_abstained": n_abst}
-
-
-def _remove_dead_runs(dbs: Databases) -> None:
-    """Remove prediction runs a killed predict left ``running`` (with their rows)."""
-    with dbs.training.connect() as c:
-        rows = c.execute(
-            select(S.prediction_runs.c.id, S.prediction_runs.c.owner).where(S.prediction_runs.c.status == "running")
-        ).all()
-    dead = [r.id for r in rows if not owner_alive(r.owner)]
-    if dead:
-        with dbs.training.begin() as c:
-            c.execute(delete(S.predictions).where(S.predictions.c.prediction_run_id.in_(dead)))
-            c.execute(delete(S.prediction_runs).where(S.prediction_runs.c.id.in_(dead)))
 
 
 def abstained_mask(
