@@ -183,18 +183,17 @@ def _open(path: Path, which: str) -> Engine:
             f"Cannot use {path.parent} as the data folder ({reason}). Choose another folder with --storage DIR."
         ) from None
     _check_writable(path)
-    _check_intact(path, which)
+    if which == "index":  # training.db's embedding cache can be large; its schema check is below
+        _check_intact(path, which)
     eng = make_engine(path)
     migrate(eng, path, which)
     return eng
 
 
 _CHECKED: set[tuple[str, int, int]] = set()
-DAMAGED_TODO = {
+DAMAGED_TODO = {  # what to do, per database
     "index": "Your labels live in training.db and are safe: rename index.db (and any index.db-wal / "
     "index.db-shm) aside and gather your library again; the labels are re-attached by path.",
-    "training": "It holds your labels: restore it from a backup if you have one, or copy it aside and ask "
-    "for help; fsorg will not write into it.",
 }
 
 
