@@ -5,6 +5,7 @@ Real processes on real SQLite files in tmp_path."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import pytest
 
@@ -120,3 +121,57 @@ def test_rescanning_the_same_library_keeps_every_label(gathered, tmp_path):
     sid = query(data / "index.db", "SELECT max(id) FROM snapshots")[0][0]
     _, by_folder = labels_for_snapshot(StorageSettings.from_storage_arg(data), sid)
     assert len(by_folder) == 200
+
+
+APP_SAVER = """
+import sys
+from engine.core.settings import StorageSettings
+from engine.labels.saving import save_labels
+from engine.storage import Databases
+
+dbs = Databases.open(StorageSettings.from_storage_arg(sys.argv[1]))
+ids = [int(x) for x in sys.argv[2].split(",")]
+sid = int(sys.argv[3])
+for f in ids:  # one save per keystroke, as the app does
+    save_labels(dbs.training, dbs.index, snapshot_id=sid, changes={f: "descriptor"}, labeler="app-user")
+dbs.dispose()
+"""
+
+
+def test_app_saving_while_a_cli_import_runs_keeps_both(gathered, tmp_path):
+    """Item 1, the app's side: labels typed in the app while apply-classifications imports a CSV
+    all end up in the newest run, with the CSV's. (The window is narrow: this did not catch the
+    old lazy transaction in 3 tries; it guards the app path of the write lock.)"""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    _, data = _fresh_copy(gathered, tmp_path / "data")
+    rows = folders(data / "index.db")[:200]
+    sid = query(data / "index.db", "SELECT max(id) FROM snapshots")[0][0]
+    csv_rows, app_rows = rows[:100], rows[100:]
+    f = write_labels_csv(tmp_path / "a.csv", csv_rows)
+    app = subprocess.Popen(
+        [sys.executable, "-c", APP_SAVER, str(data), ",".join(str(i) for i, _ in app_rows), str(sid)],
+        cwd=ROOT,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    import time
+
+    end = time.monotonic() + 60
+    while time.monotonic() < end and app.poll() is None:  # start the import while the app is saving
+        try:
+            if query(data / "training.db", "SELECT count(*) FROM labels")[0][0]:
+                break
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        time.sleep(0.01)
+    r = cli("model", "apply-classifications", "--input-csv", str(f), "--storage", str(data))
+    _, err = app.communicate(timeout=120)
+    assert r.returncode == 0 and app.returncode == 0, (r.stderr, err)
+    got = {fid: label for fid, _, label in newest_run_labels(data / "training.db")}
+    assert {fid for fid, _ in rows} <= set(got)
+    assert all(got[fid] == "descriptor" for fid, _ in app_rows)
