@@ -323,7 +323,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         module = importlib.import_module(f"engine.commands.{cmd.module}")
-        return int(module.run(args) or 0)
+        if cmd is GATHER:
+            return int(module.run(args) or 0)
+        from engine.storage.db import scanned_data_only
+
+        with scanned_data_only():  # only gather makes a new data folder; a failed command leaves none
+            return int(module.run(args) or 0)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.details:
@@ -340,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the last resort: one readable line, details in a log
         if _missing_dependency(e):
             print(MISSING_DEPENDENCIES, file=sys.stderr)
+            return 2
+        from engine.core.errors import environment_error
+
+        if (env_error := environment_error(e, _data_dir(args))) is not None:  # full disk, permissions, read-only
+            print(f"error: {env_error}", file=sys.stderr)
             return 2
         log = _write_crash_log(args)
         print(
@@ -366,27 +376,39 @@ def _missing_dependency(e: BaseException) -> bool:
     return e.name.partition(".")[0] not in ("engine", "fsorg_desktop")
 
 
+def _data_dir(args: argparse.Namespace):
+    try:
+        from engine.core.settings import StorageSettings
+
+        return StorageSettings.from_storage_arg(getattr(args, "storage", None)).data_dir
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return None
+
+
 def _write_crash_log(args: argparse.Namespace) -> str:
     """Write the current exception's traceback to a log file; return where (or why not)."""
     import tempfile
     import time
     import traceback
 
-    try:
-        from engine.core.settings import StorageSettings
+    text = f"fsorg {__version__}\nargv: {sys.argv}\n\n{traceback.format_exc()}"
+    try:  # the per-user log folder (never next to someone's data, never a guessable /tmp name)
+        from platformdirs import user_log_path
 
-        folder = StorageSettings.from_storage_arg(getattr(args, "storage", None)).base_path / "logs"
+        folder = user_log_path("fsorg", appauthor=False)
         folder.mkdir(parents=True, exist_ok=True)
-    except Exception:  # noqa: BLE001 - the data folder itself may be the problem
-        from pathlib import Path
-
-        folder = Path(tempfile.gettempdir())
-    path = folder / f"fsorg-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path = folder / f"fsorg-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:
+        pass
     try:
-        path.write_text(f"fsorg {__version__}\nargv: {sys.argv}\n\n{traceback.format_exc()}", encoding="utf-8")
+        fd, name = tempfile.mkstemp(prefix="fsorg-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return name
     except OSError as e:
         return f"(no log: {e.strerror})"
-    return str(path)
 
 
 if __name__ == "__main__":

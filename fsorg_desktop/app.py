@@ -108,6 +108,10 @@ def run(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QSettings
 
         tmp = tempfile.mkdtemp(prefix="fsorg-shot-")
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, tmp, True)  # the throwaway settings go when the run ends
         app_settings = AppSettings(QSettings(os.path.join(tmp, "settings.ini"), QSettings.Format.IniFormat))
     else:
         app_settings = AppSettings()

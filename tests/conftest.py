@@ -27,6 +27,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def _isolated_base_path(tmp_path, monkeypatch):
     base = tmp_path / "fsorg-base"
     monkeypatch.setenv("FS_ORGANIZER_BASE_PATH", str(base))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # crash logs (per-user log folder)
     yield base
 
 

@@ -167,9 +167,11 @@ def test_unexpected_error_is_one_line_with_a_log(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(cmd, "run", broken)
     monkeypatch.delenv("FSORG_DEBUG", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the per-user log folder
     code = cli.main(["model", "extract-features", "--storage", str(tmp_path / "data")])
     err = capsys.readouterr().err
     assert code == 1
     assert "RuntimeError: boom" in err and "second line" not in err and "Traceback" not in err
-    logs = list((tmp_path / "logs").glob("fsorg-error-*.log"))
+    logs = list((tmp_path / "state" / "fsorg" / "log").glob("fsorg-error-*.log"))
+    assert str(logs[0]) in err
     assert len(logs) == 1 and "RuntimeError: boom" in logs[0].read_text()

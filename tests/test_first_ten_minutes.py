@@ -58,7 +58,7 @@ def _fsorg_script() -> Path | None:
 @pytest.mark.parametrize("how", ["organizer.py", "fsorg script"])
 def test_guide_config_form_through_organizer_py_and_the_console_script(tmp_path, how):
     """From a folder that is not the checkout: the guide's --config path is fsorg's file (the
-    command then stops at the missing features, naming the data folder it looked in)."""
+    command then stops because nothing is scanned there, naming the data folder it looked in)."""
     if how == "organizer.py":
         exe = [sys.executable, str(ROOT / "organizer.py")]
     else:
@@ -74,7 +74,7 @@ def test_guide_config_form_through_organizer_py_and_the_console_script(tmp_path,
         r = subprocess.run([*exe, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 2, r.stderr
         assert "config file not found" not in r.stderr and "Traceback" not in r.stderr
-        assert f"No folder features yet in {tmp_path / 'data'}." in r.stderr
+        assert f"Nothing is scanned in {tmp_path / 'data'}" in r.stderr
         assert f"--storage {tmp_path / 'data'}" in r.stderr
 
 

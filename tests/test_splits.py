@@ -188,3 +188,19 @@ def test_headline_titles_training_set_figures_as_such():
     assert "rough" not in text  # n >= 50
     back = type(rep).from_dict(rep.to_dict())
     assert back.scope == rep.scope and headline(back) == text
+
+
+def test_a_handful_of_labels_still_splits_with_families_whole():
+    """Every class smaller than the number of folds (a 20-row sample with a few labels): scikit-learn
+    refuses to stratify; the split still keeps families whole instead of failing."""
+    from engine.labels.splits import assign_splits, family_groups, grouped_folds, keeps_families_whole
+
+    paths = [f"lib/p{i // 2}/f{i}" for i in range(8)]
+    y = ["other", "descriptor", "asset_type", "content_subject", "other", "descriptor", "unknown", "asset_type"]
+    groups = family_groups(paths)
+    side = assign_splits(y, groups, validation_fraction=0.15, test_fraction=0.15, seed=1)
+    assert len(side) == len(y) and keeps_families_whole(groups, side)
+    folds = grouped_folds(y, groups, k=5, seed=1)
+    assert {int(f) for f in folds} >= {0, 1}
+    for g in set(groups.tolist()):
+        assert len({int(folds[i]) for i in range(len(y)) if groups[i] == g}) == 1

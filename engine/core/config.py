@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
 import types
@@ -130,6 +131,13 @@ class ApplyClassificationsConfig(_Base):
     validation_fraction: float = field(default=0.15, metadata=_rng(0.0, 0.9))
     test_fraction: float = field(default=0.15, metadata=_rng(0.0, 0.9))
     seed: int = field(default=42, metadata=_rng(0, 2**31 - 1))
+
+    def __post_init__(self) -> None:
+        if self.validation_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"validation_fraction ({self.validation_fraction}) + test_fraction ({self.test_fraction}) "
+                "must be below 1, or nothing is left for training"
+            )
 
 
 @dataclass
@@ -255,6 +263,9 @@ def from_dict(cls: type, data: dict[str, Any], *, source: str) -> Any:
             )
         if value is None:
             continue
+        if isinstance(value, float) and not math.isfinite(value):
+            # Python's JSON reader accepts NaN and Infinity; every comparison below would pass.
+            raise ConfigError(f"{source}: key '{key}' must be a finite number, got {json.dumps(value)}")
         if "choices" in md and value not in md["choices"]:
             raise ConfigError(
                 f"{source}: key '{key}' must be one of {', '.join(map(str, md['choices']))}"
@@ -306,6 +317,11 @@ def load_config(command: str, path: str | os.PathLike | None = None, **overrides
         user = _read_json(user_file)
         data.update(user)
         source = str(user_file)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    from_dict(cls, data, source=source)
+    # An override (a command-line option) that is out of range is blamed on the option, not a file.
+    for key, value in overrides.items():
+        if value is not None:
+            data[key] = value
+            from_dict(cls, data, source=f"option --{key.replace('_', '-')}")
     return from_dict(cls, data, source=source)
 

@@ -66,6 +66,22 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+# Reading keeps the rows in memory (about 9 bytes per byte of CSV with `keep`): a clear limit instead of
+# swapping. A samples CSV of 100,000 folders is about 15 MB.
+MAX_CSV_BYTES = 25_000_000
+
+
+def process_umask() -> int:
+    """The process umask, read without changing it (os.umask would, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def write_csv(
     path: str | os.PathLike,
     header: Sequence[str],
@@ -102,6 +118,7 @@ def write_csv(
                     [escape_cell(_cell_text(v)) if isinstance(v, str) else _cell_text(v) for v in values]
                 )
                 count += 1
+        os.chmod(tmp_name, 0o666 & ~process_umask())  # mkstemp makes 0600; an export is an ordinary file
         os.replace(tmp_name, target)
     except PermissionError:
         _remove_quietly(tmp_name)
@@ -188,14 +205,27 @@ def _detect_delimiter(text: str, expected: Sequence[str]) -> str:
     return best
 
 
-def read_csv(path: str | os.PathLike, *, expected_columns: Sequence[str] = ()) -> CsvTable:
+def read_csv(
+    path: str | os.PathLike, *, expected_columns: Sequence[str] = (), keep: Sequence[str] | None = None
+) -> CsvTable:
     """Read a CSV written by fsorg or saved back by a spreadsheet program (see module doc).
 
     Cells are unescaped (:func:`unescape_cell`); column names are normalized
     (:func:`normalize_column`). ``expected_columns`` helps choose the separator.
+    ``keep`` (column names): only these columns' cells are kept per row, which is most of the
+    memory of a big file (the header still lists every column).
     Raises :class:`UserError` for a missing, unreadable, empty or non-text file.
     """
     p = Path(path)
+    try:
+        size = p.stat().st_size if p.is_file() else 0
+    except OSError:
+        size = 0
+    if size > MAX_CSV_BYTES:
+        raise UserError(
+            f"{p} is {size / 1e6:.0f} MB; fsorg reads CSV files of up to {MAX_CSV_BYTES // 1_000_000} MB "
+            "(a labels CSV of 100,000 folders is about 15 MB). Split it, or keep only the rows you labelled."
+        )
     try:
         data = p.read_bytes()
     except FileNotFoundError:
@@ -207,10 +237,14 @@ def read_csv(path: str | os.PathLike, *, expected_columns: Sequence[str] = ()) -
     if b"\x00" in data[:4096] and not (data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff")):
         raise UserError(f"{p} is not a CSV text file (is it an .xlsx? Save it as CSV UTF-8 first).")
     text, encoding = _decode(data, p)
+    del data  # only the text is needed from here on
     if not text.strip():
         raise UserError(f"{p} is empty.")
     delimiter = _detect_delimiter(text, [normalize_column(e) for e in expected_columns])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    buf = io.StringIO(text, newline="")
+    del text  # the reader's buffer holds its own copy
+    kept = None if keep is None else {normalize_column(k) for k in keep}
+    reader = csv.reader(buf, delimiter=delimiter, strict=False)
     header: list[str] | None = None
     original: list[str] = []
     rows: list[CsvRow] = []
@@ -230,7 +264,7 @@ def read_csv(path: str | os.PathLike, *, expected_columns: Sequence[str] = ()) -
                 continue
             values: dict[str, str] = {}
             for i, col in enumerate(header):
-                if not col:
+                if not col or (kept is not None and col not in kept):
                     continue
                 cell = rec[i] if i < len(rec) else ""
                 if col not in values or not values[col]:

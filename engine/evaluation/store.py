@@ -9,8 +9,9 @@ import json
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Engine, delete, insert, select
 
+from engine.core.leftovers import owner_alive
 from engine.evaluation.report import ScoredOn, compute_report, scope_for
 from engine.storage import schema as S
 
@@ -101,3 +102,18 @@ def store_evaluation(
     return pr, ev
 
 
+
+
+def remove_dead_prediction_runs(training: Engine) -> list[int]:
+    """Remove prediction runs a killed predict left ``running`` (and their rows); their owner
+    ('pid@host') is gone. A live predict's run is left alone. Returns the removed ids."""
+    with training.connect() as c:
+        rows = c.execute(
+            select(S.prediction_runs.c.id, S.prediction_runs.c.owner).where(S.prediction_runs.c.status == "running")
+        ).all()
+    dead = [r.id for r in rows if not owner_alive(r.owner)]
+    if dead:
+        with training.begin() as c:
+            c.execute(delete(S.predictions).where(S.predictions.c.prediction_run_id.in_(dead)))
+            c.execute(delete(S.prediction_runs).where(S.prediction_runs.c.id.in_(dead)))
+    return dead

@@ -28,7 +28,7 @@ from engine.core.taxonomy import label_names, normalize_label
 from engine.labels.runs import LabelRow, create_label_run, load_labels, newest_label_run_id, set_labels
 from engine.storage import Databases
 from engine.storage import schema as S
-from engine.storage.db import database_busy_error
+from engine.storage.db import database_busy_error, write_transaction
 
 # The columns of the samples CSV (DESIGN.md) that an import reads back.
 CONTRACT_COLUMNS = (
@@ -42,6 +42,7 @@ CONTRACT_COLUMNS = (
     "label",
 )
 MAX_LISTED_ERRORS = 500
+MAX_FOLDER_ID = 2**63 - 1
 
 
 # ------------------------------------------------------------------------------- import
@@ -90,7 +91,9 @@ def validate_labels_csv(
 
     The returned stats hold ``skipped_empty``, ``duplicate_rows`` and ``paths_checked`` (0/1).
     """
-    table = read_csv(csv_path, expected_columns=("folder_id", "label", "path"))
+    table = read_csv(
+        csv_path, expected_columns=("folder_id", "label", "path"), keep=("folder_id", "label", "path", "snapshot_id")
+    )
     missing = [c for c in ("folder_id", "label") if c not in table.header]
     if missing:
         found = ", ".join(h for h in table.original_header if h.strip()) or "(none)"
@@ -120,6 +123,9 @@ def validate_labels_csv(
                     "folder_id is missing" if not raw_id.strip() else "folder_id is not a whole number",
                 )
             )
+            continue
+        if int(m.group(1)) > MAX_FOLDER_ID:  # SQLite's integers stop at 2**63 - 1
+            errors.append(RowError(row.line, raw_id, "folder_id is far larger than any folder id"))
             continue
         # Case and surrounding spaces are forgiven; so is "Content subject" / "asset-type".
         label = normalize_label(raw_label) or normalize_label(_SEPARATORS.sub("_", raw_label.strip()))
@@ -245,37 +251,11 @@ def apply_classifications(
     check_stop(should_stop)
     by_label = dict(Counter(r.label for r in new_rows))
 
-    with dbs.training.connect() as c:
-        newest = newest_label_run_id(c)
-        previous = load_labels(c, newest) if newest is not None else []
-    new_ids = {r.folder_id for r in new_rows}
-    carried = [r for r in previous if r.folder_id not in new_ids]
-    final = carried + new_rows
-    if config.split is not None:
-        splits = {r.folder_id: config.split for r in new_rows}
-        splits.update({r.folder_id: r.split for r in carried if r.split})  # type: ignore[misc]
-    else:
-        existing = {r.folder_id: r.split for r in previous}
-        splits = assign_splits(final, existing, config.validation_fraction, config.test_fraction, config.seed)
-    final_rows = [
-        LabelRow(r.folder_id, r.snapshot_id, r.rel_path, r.label, splits.get(r.folder_id, r.split))
-        for r in final
-    ]
-    split_counts = dict(Counter(r.split or "none" for r in final_rows))
     if config.validate_only:
+        with dbs.training.connect() as c:
+            plan = _plan(c, new_rows, config)
         progress(1.0, "validated; nothing written (validate_only)")
-        return ApplyResult(
-            None,
-            len(new_rows),
-            stats["skipped_empty"],
-            stats["duplicate_rows"],
-            len(carried),
-            len(final_rows),
-            split_counts,
-            True,
-            bool(stats["paths_checked"]),
-            by_label,
-        )
+        return _result(None, new_rows, stats, plan, True, by_label)
     check_stop(should_stop)
     progress(0.7, "saving a new label run")
     snaps = {r.snapshot_id for r in new_rows}
@@ -295,55 +275,82 @@ def apply_classifications(
         }
     )
     try:
-        run_id = _write_run(dbs, config, csv_path, newest, snaps, note, carried, new_ids, final_rows)
+        # The newest run is read under SQLite's write lock: an import (or the app) running at the
+        # same time waits, and its labels are carried over instead of being silently dropped.
+        with write_transaction(dbs.training) as conn:
+            plan = _plan(conn, new_rows, config)
+            run_id = _write_run(conn, config, csv_path, snaps, note, plan, {r.folder_id for r in new_rows})
     except OperationalError as e:
         raise database_busy_error(e, dbs.settings.training_db) from None
     progress(1.0, f"label run {run_id} saved")
+    return _result(run_id, new_rows, stats, plan, False, by_label)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    newest: int | None
+    carried: list[LabelRow]
+    final_rows: list[LabelRow]
+
+
+def _plan(conn, new_rows: list[LabelRow], config: ApplyClassificationsConfig) -> _Plan:
+    """The new run's content: the newest run's labels, the CSV's on top, splits assigned."""
+    newest = newest_label_run_id(conn)
+    previous = load_labels(conn, newest) if newest is not None else []
+    new_ids = {r.folder_id for r in new_rows}
+    carried = [r for r in previous if r.folder_id not in new_ids]
+    final = carried + new_rows
+    if config.split is not None:
+        splits = {r.folder_id: config.split for r in new_rows}
+        splits.update({r.folder_id: r.split for r in carried if r.split})  # type: ignore[misc]
+    else:
+        existing = {r.folder_id: r.split for r in previous}
+        splits = assign_splits(final, existing, config.validation_fraction, config.test_fraction, config.seed)
+    final_rows = [
+        LabelRow(r.folder_id, r.snapshot_id, r.rel_path, r.label, splits.get(r.folder_id, r.split))
+        for r in final
+    ]
+    return _Plan(newest, carried, final_rows)
+
+
+def _result(run_id, new_rows, stats, plan: _Plan, validate_only: bool, by_label) -> ApplyResult:
     return ApplyResult(
         run_id,
         len(new_rows),
         stats["skipped_empty"],
         stats["duplicate_rows"],
-        len(carried),
-        len(final_rows),
-        split_counts,
-        False,
+        len(plan.carried),
+        len(plan.final_rows),
+        dict(Counter(r.split or "none" for r in plan.final_rows)),
+        validate_only,
         bool(stats["paths_checked"]),
         by_label,
     )
 
 
 def _write_run(
-    dbs: Databases,
+    conn,
     config: ApplyClassificationsConfig,
     csv_path: str | Path,
-    newest: int | None,
     snaps: set[int],
     note: str,
-    carried: list[LabelRow],
+    plan: _Plan,
     new_ids: set[int],
-    final_rows: list[LabelRow],
 ) -> int:
-    """Create the new run and its labels in ONE transaction; returns the run id."""
-    with dbs.training.begin() as conn:
-        # Re-read the newest run inside the write transaction: if the app saved labels in the
-        # meantime, stop instead of silently dropping them from the new run.
-        newest_now = newest_label_run_id(conn)
-        if newest_now != newest:
-            raise UserError("Labels were changed while importing (by the app?). Run the command again.")
-        run_id = create_label_run(
-            conn,
-            labeler=config.labeler.strip(),
-            source=f"csv:{Path(csv_path).name}",
-            snapshot_id=next(iter(snaps)) if len(snaps) == 1 else None,
-            carry_over_from=newest,
-            note=note,
-        )
-        # The carried-over labels are already in the run; write only what is new or changed
-        # (a carried label keeps its updated_at unless its split was just assigned).
-        before = {r.folder_id: r.split for r in carried}
-        changed = [r for r in final_rows if r.folder_id in new_ids or before.get(r.folder_id) != r.split]
-        set_labels(conn, run_id, changed)
+    """Create the new run and its labels inside the caller's write transaction; returns the run id."""
+    run_id = create_label_run(
+        conn,
+        labeler=config.labeler.strip(),
+        source=f"csv:{Path(csv_path).name}",
+        snapshot_id=next(iter(snaps)) if len(snaps) == 1 else None,
+        carry_over_from=plan.newest,
+        note=note,
+    )
+    # The carried-over labels are already in the run; write only what is new or changed
+    # (a carried label keeps its updated_at unless its split was just assigned).
+    before = {r.folder_id: r.split for r in plan.carried}
+    changed = [r for r in plan.final_rows if r.folder_id in new_ids or before.get(r.folder_id) != r.split]
+    set_labels(conn, run_id, changed)
     return run_id
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, select
 
 import engine.labels.runs as L
 from engine.storage import schema as S
+from engine.storage.db import write_transaction
 
 
 def labels_for_snapshot(settings, snapshot_id: int | None) -> tuple[int | None, dict[int, str]]:
@@ -91,7 +92,8 @@ def save_labels(
             r.id: r.rel_path
             for r in ic.execute(select(S.folders.c.id, S.folders.c.rel_path).where(S.folders.c.id.in_(ids)))
         }
-    with training.begin() as conn:
+    # The write lock first: the newest run decides which run is edited (a CLI import may be running).
+    with write_transaction(training) as conn:
         run_id = working_label_run(conn, snapshot_id=snapshot_id, labeler=labeler)
         paths = [refs[i] for i in ids if i in refs]
         if paths:

@@ -94,9 +94,18 @@ def _sgkf_folds(y: Sequence[str], groups: np.ndarray, rows: list[int], k: int, s
     k = max(2, min(k, n_groups))
     if n_groups < 2:
         return [list(rows)]
-    sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     yy = np.asarray([y[i] for i in rows])
     gg = np.asarray([int(groups[i]) for i in rows])
+    if max(Counter(yy.tolist()).values()) < k:
+        # scikit-learn refuses to stratify when every class is smaller than the number of
+        # folds (a handful of labels): keep the families whole and drop the stratification.
+        from sklearn.model_selection import GroupKFold
+
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(rows))  # GroupKFold is deterministic: shuffle the rows first
+        folds = GroupKFold(n_splits=k).split(np.zeros(len(rows)), yy[perm], gg[perm])
+        return [[rows[int(perm[j])] for j in te] for _tr, te in folds]
+    sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only 1 member"
         return [[rows[j] for j in te] for _tr, te in sgkf.split(np.zeros(len(rows)), yy, gg)]

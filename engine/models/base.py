@@ -82,16 +82,49 @@ def resolve_base_model(name: str | None) -> Path:
     )
 
 
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth", ".ckpt", ".joblib")
+
+
+def _is_pickle(path: Path) -> bool:
+    """A file a loader would unpickle: by name, by pickle's magic bytes, or a torch zip archive."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocol 2..5
+        return True
+    if head == b"PK\x03\x04":  # torch.save's zip format keeps the pickle in <name>/data.pkl
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                return any(n.endswith(".pkl") for n in z.namelist())
+        except (OSError, zipfile.BadZipFile):
+            return False
+    return False
+
+
+def pickle_files(folder: Path) -> list[str]:
+    """Every pickle-format file anywhere under ``folder`` (relative paths, sorted)."""
+    return sorted(
+        p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file() and _is_pickle(p)
+    )
+
+
 def check_no_pickle(folder: Path, *, trust_pickle: bool, what: str) -> None:
-    """Refuse a body folder whose weights would be unpickled, unless the user trusts it."""
+    """Refuse a folder holding any pickle-format file (anywhere in it, whatever sits beside it)
+    before a loader sees it, unless the user trusts it: unpickling can run code."""
     if trust_pickle:
         return
-    has_safe = any(folder.glob("*.safetensors"))
-    risky = [n for n in PICKLE_FILES if (folder / n).exists()]
-    if risky and not has_safe:
+    risky = pickle_files(folder)
+    if risky:
+        shown = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
         raise UserError(
-            f"{what} at {folder} stores its weights with pickle ({', '.join(risky)}), which can run "
-            "code when loaded. fsorg refuses it. If you trust where it came from, pass --trust-pickle."
+            f"{what} at {folder} holds pickle-format files ({shown}), which can run code when loaded. "
+            "fsorg refuses it. If you trust where it came from, pass --trust-pickle."
         )
 
 

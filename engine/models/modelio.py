@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 
 from engine import __version__
+from engine.core.csvio import process_umask
 from engine.core.jobs import UserError
+from engine.core.leftovers import sweep
 from engine.models import base as B
 from engine.models.inputs import check_recipe, feature_dim
 
@@ -155,7 +157,9 @@ def save_model_folder(
             "there; fsorg will not overwrite it. Move it away or choose another --model-path."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f"{TMP_MARK}{target.name}.{uuid.uuid4().hex[:8]}"
+    # The pid in the name lets the next save remove what a killed one left (engine.core.leftovers).
+    sweep(target.parent, f"{TMP_MARK}{target.name}.")
+    tmp = target.parent / f"{TMP_MARK}{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         files: dict[str, str] = {}
@@ -165,7 +169,6 @@ def save_model_folder(
                 if p.is_file():
                     files[p.relative_to(tmp).as_posix()] = _sha256(p)
         save_file({"coef": head.coef, "intercept": head.intercept}, str(tmp / HEAD))
-        os.chmod(tmp / HEAD, 0o644)  # safetensors writes 0600; a shipped/shared model must be readable
         files[HEAD] = _sha256(tmp / HEAD)
         if report is not None:
             (tmp / REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -174,16 +177,17 @@ def save_model_folder(
         meta.setdefault("created_at", time.time())
         # metadata.json last: a folder without it is recognisably half-written.
         _atomic_write_text(tmp / METADATA, json.dumps(meta, indent=2, sort_keys=True))
+        _share(tmp)
         if not should_commit():
             raise _Abort()
         old = None
         if previous is not None:
             if previous.exists():
-                old = target.parent / f"{TMP_MARK}{previous.name}.old.{uuid.uuid4().hex[:8]}"
+                old = target.parent / f"{TMP_MARK}{previous.name}.old.{os.getpid()}.{uuid.uuid4().hex[:8]}"
                 os.replace(previous, old)
             os.replace(target, previous)
         elif target.exists():
-            old = target.parent / f"{TMP_MARK}{target.name}.old.{uuid.uuid4().hex[:8]}"
+            old = target.parent / f"{TMP_MARK}{target.name}.old.{os.getpid()}.{uuid.uuid4().hex[:8]}"
             os.replace(target, old)
         os.replace(tmp, target)
         if old is not None:
@@ -200,6 +204,17 @@ def save_model_folder(
 
 class _Abort(Exception):
     pass
+
+
+def _share(folder: Path) -> None:
+    """Readable by other users like any file the user makes (0644 / 0755 under the usual umask):
+    safetensors and temporary files are written 0600, and a model is meant to be shared."""
+    umask = process_umask()
+    os.chmod(folder, 0o777 & ~umask)
+    for p in folder.rglob("*"):
+        if p.is_symlink():
+            continue
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
 
 
 def _bad(path: Path, why: str, todo: str = "Train the model again (python organizer.py model train).") -> UserError:
@@ -229,7 +244,7 @@ def load_model_folder(
         raise _bad(path, "is a half-written temporary folder left by an interrupted save", "Delete it and train again.")
     meta_path = path / METADATA
     if not meta_path.exists():
-        risky = [n for n in B.PICKLE_FILES if (path / n).exists()] + [p.name for p in path.glob("*.pkl")]
+        risky = B.pickle_files(path)
         if risky:
             if not trust_pickle:
                 raise UserError(
@@ -242,6 +257,8 @@ def load_model_folder(
                 "(no model_head.pkl) that 'predict --trust-pickle' can use. Train a model with fsorg."
             )
         raise _bad(path, f"has no {METADATA}: it is empty, half-written or not an fsorg model")
+    # fsorg never writes pickle: any pickle-format file anywhere means the folder came from elsewhere.
+    B.check_no_pickle(path, trust_pickle=trust_pickle, what="The model folder")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:

@@ -22,9 +22,11 @@ from sqlalchemy import delete, insert, select, update
 
 from engine.core.config import PredictConfig, ZeroShotConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.core.leftovers import owner_tag
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
 from engine.evaluation.report import GUIDED_KINDS, Report, compute_report, scope_for
+from engine.evaluation.store import remove_dead_prediction_runs
 from engine.labels.runs import load_labels, newest_label_run_id, resolve_label_run
 from engine.models import base as B
 from engine.models.data import embed_records, load_records, predict_in_chunks, require_features
@@ -139,9 +141,11 @@ def store_and_report(
     pred = [labels[i] for i in top]
     abstained = abstained_mask(probs, labels, abstention)
     now = time.time()
+    remove_dead_prediction_runs(dbs.training)
     with dbs.training.begin() as c:
         run_id = c.execute(
             insert(S.prediction_runs).values(
+                owner=owner_tag(),
                 model_id=model_id,
                 kind=kind,
                 snapshot_id=target.snapshot_id,

@@ -28,6 +28,8 @@ no model folder):
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +42,7 @@ from sqlalchemy import insert, update
 
 from engine.core.config import TrainConfig
 from engine.core.jobs import Cancelled, ProgressFn, StopFn, UserError, check_stop, wrap_progress
+from engine.core.leftovers import sweep
 from engine.core.settings import StorageSettings
 from engine.core.taxonomy import label_names
 from engine.evaluation.report import Report, compute_report, scope_for
@@ -48,10 +51,12 @@ from engine.labels.splits import family_groups, split_train_test
 from engine.models import base as B
 from engine.models.data import featurize, load_records, require_features
 from engine.models.inputs import DEFAULT_RECIPE, FolderRecord, normalize_name
-from engine.models.modelio import PREVIOUS_SUFFIX, Head, is_model_folder, save_model_folder
+from engine.models.modelio import PREVIOUS_SUFFIX, TMP_MARK, Head, is_model_folder, save_model_folder
 from engine.models.trained_on import trained_on_metadata
 from engine.storage import Databases
 from engine.storage import schema as S
+
+BODY_TMP_PREFIX = "fsorg-body-"
 
 
 @dataclass
@@ -146,6 +151,9 @@ def train_model(
 ) -> TrainResult:
     t0 = time.monotonic()
     notes: list[str] = []
+    target = Path(model_path).expanduser().resolve() if model_path else settings.models_dir / "my_classifier"
+    sweep(target.parent, f"{TMP_MARK}{target.name}.")  # what a killed save left beside the model
+    sweep(Path(tempfile.gettempdir()), BODY_TMP_PREFIX)  # and in the temp folder
     progress(0.0, "loading labels")
     dbs = Databases.open(settings)
     try:
@@ -246,9 +254,9 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
     check_stop(should_stop)  # between the body and the head phases
 
     # ---- embeddings with the (fine-tuned) body; key = hash of its weights as saved
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="fsorg-body-") as tmpd:
+    # The pid in the name: the next train removes what a killed one left (see train_model).
+    with tempfile.TemporaryDirectory(prefix=f"{BODY_TMP_PREFIX}{os.getpid()}-") as tmpd:
         if finetuned:
             progress(0.76, "saving the fine-tuned body")
             body_tmp = Path(tmpd) / "body"

@@ -1,13 +1,14 @@
 """``gather``: scan a library folder into a new snapshot in ``index.db`` (see :mod:`engine.scan.walker`)."""
 
-
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sqlite3
 import stat as stat_mod
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from engine import __version__
@@ -45,7 +46,6 @@ class GatherCancelled(Cancelled):
         self.result = result
 
 
-
 # ------------------------------------------------------------------------------- root
 
 
@@ -67,6 +67,11 @@ def _check_root(root: str | os.PathLike) -> tuple[str, str]:
             f"{shown} cannot be read (permission denied). Choose a folder you can read."
         ) from None
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(
+                f"{shown} is a symbolic link that leads back to itself (a loop), not a folder. "
+                "Give the real folder of your library."
+            ) from None
         raise UserError(f"{shown} cannot be opened ({_reason(e)}). Check the path.") from None
     if not stat_mod.S_ISDIR(st.st_mode):
         raise UserError(
@@ -186,9 +191,16 @@ def _gather_locked(
     root_raw = readable(path)[1]
     con.execute("BEGIN IMMEDIATE")
     cur = con.execute(
-        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message) "
-        "VALUES (?, ?, ?, 'running', ?, ?)",
-        (shown, root_raw, time.time(), __version__, f"pid {os.getpid()} on {socket.gethostname()}"),
+        "INSERT INTO snapshots (root, root_raw, started_at, status, fsorg_version, message, uuid) "
+        "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+        (
+            shown,
+            root_raw,
+            time.time(),
+            __version__,
+            f"pid {os.getpid()} on {socket.gethostname()}",
+            str(uuid.uuid4()),
+        ),
     )
     sid = int(cur.lastrowid)
     base_id = int(con.execute("SELECT coalesce(max(id), 0) + 1 FROM folders").fetchone()[0])

@@ -43,6 +43,16 @@ snapshots = Table(
     Column("skipped_count", Integer, nullable=False, server_default="0"),
     Column("fsorg_version", String(32)),
     Column("message", Text),
+    Column("uuid", String(36)),  # this snapshot's identity (unique across every index.db)
+)
+
+# One row: this index.db's identity. training.db records it (index_binding) so labels never
+# attach to the folders of another library gathered into a recreated index.db.
+index_identity = Table(
+    "index_identity",
+    index_metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("created_at", Float, nullable=False),
 )
 
 folders = Table(
@@ -113,6 +123,16 @@ folder_features = Table(
     Index("ix_features_snapshot", "snapshot_id"),
 )
 
+# One row: the index.db (its uuid, and the roots its snapshots scanned) these labels belong to.
+index_binding = Table(
+    "index_binding",
+    training_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("index_uuid", String(36), nullable=False),
+    Column("roots", Text, nullable=False, server_default="[]"),  # JSON list of scanned roots
+    Column("bound_at", Float, nullable=False),
+)
+
 label_runs = Table(
     "label_runs",
     training_metadata,
@@ -165,6 +185,7 @@ prediction_runs = Table(
     Column("labels", Text, nullable=False),  # JSON list: the order of `probs`
     Column("created_at", Float, nullable=False),
     Column("status", String(16), nullable=False, server_default="complete"),
+    Column("owner", Text),  # 'pid@host' storing the run; a dead owner's 'running' run is removed
 )
 
 predictions = Table(
