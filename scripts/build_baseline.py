@@ -121,6 +121,7 @@ def main() -> int:
     mean = float(np.mean([v["macro_f1_classes_ge3"] for v in held.values()]))
     print(f"leave-one-source-out mean Macro F1 (classes >= 3): {mean:.3f} over {len(held)} sources")
     metrics = {
+        "variant": "portable+heuristic",  # the first pass's recipe (engine.models.baseline.heuristic_recipe)
         "evaluation": "leave-one-source-out over the sources with >= 30 folders; Macro F1 over classes "
                       "with >= 3 held-out folders",
         "second_pass": a.second_pass,
