@@ -205,6 +205,9 @@ class BaselineModel:
                 self.NFH = self._nf(self.H, {}) if stack == "h" else None
                 X2 = CO.stack_inputs(P, self.H, NF, self.NFH)
             else:
+                if tree == "h":  # the neighbours' rule-based guesses too
+                    self.NFH = self._nf(CO.heuristic_distribution(D.records, self.used), {})
+                    NF = np.hstack([NF, self.NFH])
                 X2 = np.hstack([self.Xall, tree_w * NF])
             self.h2 = fit_head(X2[tr], ytr, self.used, C=C, seed=42)
 
@@ -229,6 +232,8 @@ class BaselineModel:
         NF = self._nf(P, {})
         if self.stack:
             return self.h2.predict_proba(CO.stack_inputs(P, self.H, NF, self.NFH)[rows])
+        if self.tree == "h":
+            NF = np.hstack([NF, self.NFH])
         return self.h2.predict_proba(np.hstack([self.Xall[rows], self.tree_w * NF[rows]]))
 
     def predict(self, rows) -> list[str]:
@@ -433,6 +438,10 @@ BASELINE_VARIANTS = {
     "portable": {"recipe_kind": "portable"},
     "heuristic": {"recipe_kind": "heuristic"},
     "heur+tree": {"recipe_kind": "heuristic", "tree": True},
+    "heur+tree+nh": {"recipe_kind": "heuristic", "tree": "h"},
+    "heur+tree C0.1": {"recipe_kind": "heuristic", "tree": True, "C": 0.1},
+    "heur+tree C10": {"recipe_kind": "heuristic", "tree": True, "C": 10.0},
+    "heur+tree w3": {"recipe_kind": "heuristic", "tree": True, "tree_w": 3.0},
     "stack": {"recipe_kind": "heuristic", "stack": True},
     "portable+stack": {"recipe_kind": "portable", "stack": True},
     "stack+nh": {"recipe_kind": "heuristic", "stack": "h"},
