@@ -161,6 +161,16 @@ class TrainConfig(_Base):
         default=True,
         metadata=_rng(help="after the held-out report, refit the head on every labelled folder (test split included)"),
     )
+    warm_start_weight: float | None = field(
+        default=1.0,
+        metadata=_rng(
+            0.0,
+            1000.0,
+            nullable=True,
+            help="train the head on your labels plus the labelled corpus shipped with the baseline, your labels "
+            "together weighing this many times the corpus (issue 14: better on every unseen library); null: off",
+        ),
+    )
     abstain_precision: float | None = field(
         default=0.8,
         metadata=_rng(

@@ -128,6 +128,7 @@ def build_baseline(
     metrics: dict[str, Any] | None = None,
     source: str = "",
     recipe: dict[str, Any] | None = None,
+    extra_metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Fit the baseline head on ``records`` labelled ``y`` and save it to ``target``."""
     from engine.models.training import fit_head
@@ -151,6 +152,7 @@ def build_baseline(
         "label_run_id": None,
         "config": {"head_c": C, "seed": seed, "trained_on": source, "n": len(records)},
         "metrics": metrics or {},
+        **(extra_metadata or {}),  # e.g. "collective": the tree-aware second pass (issue 14)
     }
     return save_model_folder(target, metadata=meta, head=head, report=None, write_body=None)
 

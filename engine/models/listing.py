@@ -1,10 +1,9 @@
 """Folder records straight from a file listing (``files.txt``) and a labelled ``folders.csv``.
 
-Why: the shipped baseline is rebuilt from the dev dataset (``scripts/build_baseline.py``)
-without scanning a disk or touching a user's database, and the research / held-out-creator
-evaluation needs the same :class:`~engine.models.inputs.FolderRecord` fields that
-``extract-features`` stores (name, parent, grandparent, depth, children, siblings, top
-extensions, counts), with the same caps.
+Kept for quick research scripts (``bench/train.py``) that need records without scanning a
+disk. The shipped baseline is NOT built from these any more (issue 14): their sibling
+windows and heuristic inputs differ from what ``extract-features`` stores, so the baseline
+now learns from :mod:`engine.models.corpus` (materialize, ``gather``, ``extract-features``).
 """
 
 from __future__ import annotations

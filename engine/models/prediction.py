@@ -367,6 +367,15 @@ def predict(
         )
         if probs.shape[0] == 0:
             probs = np.zeros((0, len(model.labels)), np.float32)
+        # --- issue 14: tree-aware second pass (a model whose metadata holds "collective",
+        # e.g. the shipped baseline): neighbours' first-pass labels are inputs too.
+        if model.metadata.get("collective") and len(probs):
+            from engine.models.collective import predict_second_pass
+
+            probs = predict_second_pass(dbs.training, model, target.records, target.snapshot_id, probs,
+                                        get_body=_lazy_body(model.body_path), batch_size=config.batch_size,
+                                        should_stop=should_stop)
+        # --- end issue 14
         del vectors
         trained_on = model.metadata.get("label_run_id")
         refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))

@@ -280,8 +280,15 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
         )
         X_tr, X_te = X[: len(train_recs)], X[len(train_recs) :]
         check_stop(should_stop)
+        # --- issue 14: warm start from the shipped labelled corpus (engine/models/warmstart.py)
+        from engine.models.warmstart import warm_fitter
+
+        fit = warm_fitter(config, recipe, labels_used, training=dbs.training, model_key=key, emb_dim=emb_dim,
+                          get_body=lambda: body, progress=wrap_progress(progress, 0.88, 0.9),
+                          should_stop=should_stop, notes=notes)
+        # --- end issue 14
         progress(0.9, "fitting the class-balanced head")
-        head = fit_head(X_tr, y_tr, labels_used, C=config.head_c, seed=config.seed)
+        head = fit(X_tr, y_tr)
         check_stop(should_stop)
 
         report: Report | None = None
@@ -308,7 +315,7 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
             # held-out 15-20 % are worth having). The body keeps its fine-tuning on the train split.
             check_stop(should_stop)
             progress(0.93, "refitting the head on all labelled folders")
-            head = fit_head(X, y_tr + y_te, labels_used, C=config.head_c, seed=config.seed)
+            head = fit(X, y_tr + y_te)  # issue 14: warm start
             notes.append(
                 "the report is on the held-out test split; the saved head was then refit on all "
                 f"{len(y_tr) + len(y_te)} labelled folders (refit_on_all_labels)"

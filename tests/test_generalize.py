@@ -1,0 +1,263 @@
+"""Issue 14: the baseline learns from the rows users' predictions read, and the tree-aware
+mechanisms (neighbour label distributions, look-alike spreading, families) on a real scanned tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.core.config import load_config
+from engine.core.settings import StorageSettings
+from engine.features.extract import extract_features
+from engine.features.heuristics import Heuristic, default_vocabulary
+from engine.models import collective as CO
+from engine.models.corpus import labelled_corpus, materialize_listing
+from engine.models.data import load_records
+from engine.scan.gather import gather
+from engine.storage import Databases
+
+# A small library as a dataset listing: two creators' packs, a token family, variants.
+FILES = [
+    "library/Tom Cartos/Forest Camp/Maps/forest_camp_30x20.jpg",
+    "library/Tom Cartos/Forest Camp/Maps/forest_camp_night_30x20.jpg",
+    "library/Tom Cartos/Forest Camp/night/forest_camp_night.dd2vtt",
+    "library/Tom Cartos/Forest Camp/winter/forest_camp_winter.png",
+    "library/Tom Cartos/Sunken City/Tokens/diver.png",
+    "library/Tom Cartos/Sunken City/Dungeon/sunken_dungeon.webp",
+    "library/Abyssal Brews/Tokens/Goblin/goblin_1.png",
+    "library/Abyssal Brews/Tokens/Orc/orc_1.png",
+    "library/Abyssal Brews/Tokens/Owlbear/owlbear_1.png",
+    "library/Abyssal Brews/Tokens/Kobold/kobold_1.png",
+    "library/Abyssal Brews/Tokens/Skeleton/skeleton_1.png",
+    "library/Abyssal Brews/Tokens/dragon_tokens_readme/readme.txt",
+    "library/Patreon Rewards/2023/bonus.zip",
+    "library/Patreon Rewards/Instructions/howto.pdf",
+]
+LABELS = {
+    "Tom Cartos": "creator_or_studio",
+    "Tom Cartos/Forest Camp": "content_subject",
+    "Tom Cartos/Forest Camp/Maps": "asset_type",
+    "Tom Cartos/Forest Camp/night": "descriptor",
+    "Tom Cartos/Forest Camp/winter": "descriptor",
+    "Tom Cartos/Sunken City": "content_subject",
+    "Tom Cartos/Sunken City/Tokens": "asset_type",
+    "Tom Cartos/Sunken City/Dungeon": "descriptor",
+    "Abyssal Brews": "creator_or_studio",
+    "Abyssal Brews/Tokens": "asset_type",
+    "Abyssal Brews/Tokens/Goblin": "content_subject",
+    "Abyssal Brews/Tokens/Orc": "content_subject",
+    "Abyssal Brews/Tokens/Owlbear": "content_subject",
+    "Abyssal Brews/Tokens/Kobold": "content_subject",
+    "Abyssal Brews/Tokens/Skeleton": "content_subject",
+    "Abyssal Brews/Tokens/dragon_tokens_readme": "other",
+    "Patreon Rewards": "other",
+    "Patreon Rewards/2023": "other",
+    "Patreon Rewards/Instructions": "other",
+}
+
+
+@pytest.fixture
+def listing(tmp_path) -> Path:
+    p = tmp_path / "files.txt"
+    p.write_text("\n".join(FILES) + "\n", encoding="utf-8")
+    return p
+
+
+def user_rows(tree_root: Path, storage: Path, use_known_creators: bool) -> list:
+    """What a user's library goes through: gather, extract-features, the rows predict reads."""
+    settings = StorageSettings.from_storage_arg(storage)
+    g = gather(tree_root, settings)
+    dbs = Databases.open(settings)
+    try:
+        extract_features(dbs, g.snapshot_id, load_config("extract_features"),
+                         heuristic=Heuristic(default_vocabulary(use_known_creators=use_known_creators)))
+        return [r for r in load_records(dbs.training, snapshot_id=g.snapshot_id) if r.depth >= 1]
+    finally:
+        dbs.dispose()
+
+
+def test_baseline_training_inputs_equal_what_extract_features_produces(tmp_path, listing):
+    from engine.models.baseline import heuristic_recipe
+    from engine.models.inputs import build_matrix, distinct_texts
+
+    corpus = labelled_corpus([("small", listing, LABELS)], tmp_path / "corpus")
+    assert sorted(r.rel_path for r in corpus.records) == sorted(LABELS)
+    assert [LABELS[r.rel_path] for r in corpus.records] == corpus.labels
+
+    # The same folders as a user scans them somewhere else.
+    user_tree = materialize_listing(listing, tmp_path / "user")
+    users = {r.rel_path: r for r in user_rows(user_tree, tmp_path / "user-data", use_known_creators=False)}
+    fields = ("name", "depth", "parent_name", "grandparent_name", "children", "siblings", "top_exts",
+              "file_count", "subfolder_count", "heuristic_label", "heuristic_confidence", "heuristic_rule")
+    for r in corpus.records:
+        u = users[r.rel_path]
+        assert {f: getattr(r, f) for f in fields} == {f: getattr(u, f) for f in fields}, r.rel_path
+
+    # ... so the baseline's input matrix is the one prediction builds (real embeddings).
+    from engine.models import base as B
+    from engine.models.embeddings import encode_texts
+
+    recipe = heuristic_recipe(corpus.records)
+    body = B.shared_body(B.resolve_base_model(None))
+    texts = distinct_texts(list(corpus.records) + list(users.values()), recipe)
+    vecs = dict(zip(texts, encode_texts(body, texts)))
+    dim = int(body.get_embedding_dimension())
+    Xc = build_matrix(corpus.records, recipe, vecs, dim)
+    Xu = build_matrix([users[r.rel_path] for r in corpus.records], recipe, vecs, dim)
+    assert np.array_equal(Xc, Xu)
+
+
+@pytest.fixture
+def scanned(tmp_path, listing):
+    tree = materialize_listing(listing, tmp_path / "tree")
+    recs = user_rows(tree, tmp_path / "data", use_known_creators=True)
+    return recs
+
+
+def test_neighbour_features_are_the_label_distributions_of_siblings_parent_children(scanned):
+    recs = scanned
+    pos = {r.rel_path: i for i, r in enumerate(recs)}
+    idx = CO.tree_index(recs)
+    L = ["a", "b", "c"]
+    P = np.zeros((len(recs), len(L)), np.float32)
+    P[:, 2] = 1.0  # everything "c" ...
+    goblin, orc, tokens = pos["Abyssal Brews/Tokens/Goblin"], pos["Abyssal Brews/Tokens/Orc"], pos["Abyssal Brews/Tokens"]
+    NF = CO.neighbour_features(idx, CO.with_known(P, {orc: 0, tokens: 1}))  # ... but the user said Orc=a, Tokens=b
+    sibs = idx.siblings[goblin]
+    assert {recs[j].rel_path for j in sibs} == {p for p in LABELS if p.startswith("Abyssal Brews/Tokens/")} - {
+        "Abyssal Brews/Tokens/Goblin"}
+    np.testing.assert_allclose(NF[goblin, :3], [1 / len(sibs), 0, 1 - 1 / len(sibs)], rtol=1e-6)  # siblings
+    np.testing.assert_allclose(NF[goblin, 3:6], [0, 1, 0])  # parent: the user's label
+    np.testing.assert_allclose(NF[goblin, 6:9], [0, 0, 0])  # a leaf has no children
+    assert list(NF[goblin, 9:]) == [1.0, 1.0, 0.0]
+    # the parent's children mean holds the user's Orc label; a folder never sees itself
+    assert orc in idx.children[tokens] and tokens not in idx.children[tokens]
+    assert NF[tokens, 6] == pytest.approx(1 / len(idx.children[tokens]))
+    assert NF[tokens, 3 * 3 + 1] == 1.0  # has a parent (Abyssal Brews)
+
+
+def test_a_user_label_spreads_to_unlabelled_lookalike_siblings_only(scanned):
+    recs = scanned
+    pos = {r.rel_path: i for i, r in enumerate(recs)}
+    pred = ["descriptor"] * len(recs)
+    goblin = pos["Abyssal Brews/Tokens/Goblin"]
+    out = CO.spread_to_lookalikes(recs, [], pred, {goblin: "content_subject"})
+    for name in ("Orc", "Owlbear", "Kobold", "Skeleton"):
+        assert out[pos[f"Abyssal Brews/Tokens/{name}"]] == "content_subject"
+    # a sibling of another name form keeps its prediction, and so do folders elsewhere
+    assert out[pos["Abyssal Brews/Tokens/dragon_tokens_readme"]] == "descriptor"
+    assert out[pos["Tom Cartos/Forest Camp/night"]] == "descriptor"
+
+
+def test_families_find_the_unlabelled_token_family(scanned):
+    recs = scanned
+    fams = CO.families(recs, min_size=4)
+    names = [{recs[i].name for i in f} for f in fams]
+    assert {"Goblin", "Orc", "Owlbear", "Kobold", "Skeleton"} in names
+
+
+def _vectors(records, recipe):
+    from engine.models import base as B
+    from engine.models.embeddings import encode_texts
+    from engine.models.inputs import distinct_texts
+
+    body = B.shared_body(B.resolve_base_model(None))
+    texts = distinct_texts(records, recipe)
+    return dict(zip(texts, encode_texts(body, texts))), int(body.get_embedding_dimension())
+
+
+def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, listing):
+    """Fit the second pass on a real scanned tree, store it in a baseline folder, and check the
+    real predict path returns exactly the second pass's probabilities."""
+    import csv
+
+    from engine.core.jobs import never_stop, no_progress
+    from engine.core.taxonomy import label_names
+    from engine.models.baseline import build_baseline, heuristic_recipe
+    from engine.models.inputs import build_matrix
+    from engine.models.modelio import load_model_folder
+    from engine.models.prediction import predict
+
+    corpus = labelled_corpus([("small", listing, LABELS)], tmp_path / "corpus")
+    recs, y = corpus.records, corpus.labels
+    recipe = heuristic_recipe(recs)
+    vecs, dim = _vectors(recs, recipe)
+    X = build_matrix(recs, recipe, vecs, dim)
+    used = [lb for lb in label_names() if lb in set(y)]
+    groups = [r.rel_path.split("/")[0] for r in recs]
+    h2 = CO.fit_tree_pass(X, y, recs, groups, ["small"] * len(recs), used, C=1.0)
+    spec = CO.tree_spec(h2)
+    model_dir = build_baseline(recs, y, labels=list(label_names()), target=tmp_path / "model", recipe=recipe,
+                               extra_metadata={"collective": spec})
+    m = load_model_folder(model_dir, taxonomy=list(label_names()))
+    assert m.metadata["collective"]["kind"] == "tree"
+
+    # A user scans the same library and predicts every folder with that model folder.
+    user_tree = materialize_listing(listing, tmp_path / "user")
+    settings = StorageSettings.from_storage_arg(tmp_path / "user-data")
+    g = gather(user_tree, settings)
+    dbs = Databases.open(settings)
+    extract_features(dbs, g.snapshot_id, load_config("extract_features"),
+                     heuristic=Heuristic(default_vocabulary(use_known_creators=False)))
+    user_recs = load_records(dbs.training, snapshot_id=g.snapshot_id)
+    dbs.dispose()
+    res = predict(settings, load_config("predict", None, labeled_only=False, use_baseline=False),
+                  model_path=model_dir, output_csv=tmp_path / "pred.csv", progress=no_progress,
+                  should_stop=never_stop)
+    with open(res.csv_path, encoding="utf-8-sig", newline="") as fh:
+        got = {r["path"]: r["prediction"] for r in csv.DictReader(fh)}
+    vecs_u, _ = _vectors(user_recs, m.recipe)  # the scanned root's name too
+    Xu = build_matrix(user_recs, m.recipe, vecs_u, dim)
+    P2 = CO.apply_tree(spec, user_recs, Xu, m.head.predict_proba(Xu))
+    want = {r.rel_path: m.labels[int(P2[i].argmax())] for i, r in enumerate(user_recs) if r.depth >= 1}
+    assert {p: got[p] for p in want} == want
+    # ... and the second pass is not a no-op on this tree: the first pass alone differs somewhere
+    # or agrees everywhere with the user's labels (then both are right).
+    P1 = m.head.predict_proba(Xu)
+    first = {r.rel_path: m.labels[int(P1[i].argmax())] for i, r in enumerate(user_recs) if r.depth >= 1}
+    assert first != want or all(want[p] == LABELS[p] for p in want)
+
+
+def test_warm_start_keeps_the_corpus_and_lets_the_users_labels_win(tmp_path, listing):
+    from engine.core.taxonomy import label_names
+    from engine.models.inputs import DEFAULT_RECIPE, build_matrix
+    from engine.models.warmstart import fit_warm_head, load_corpus, save_corpus, warm_weights
+
+    corpus = labelled_corpus([("small", listing, LABELS)], tmp_path / "corpus")
+    path = save_corpus(tmp_path / "corpus.json.gz", corpus.records, corpus.labels, corpus.dataset)
+    recs, yc = load_corpus(path)
+    assert [r.rel_path for r in recs] == [r.rel_path for r in corpus.records] and yc == corpus.labels
+    assert [(r.children, r.siblings, r.top_exts) for r in recs] == [
+        (r.children, r.siblings, r.top_exts) for r in corpus.records]
+
+    w = warm_weights(5, 100, 1.0)
+    assert w[:5].sum() == pytest.approx(100) and list(w[5:]) == [1.0] * 100
+
+    recipe = dict(DEFAULT_RECIPE)
+    vecs, dim = _vectors(recs, recipe)
+    Xc = build_matrix(recs, recipe, vecs, dim)
+    pos = {r.rel_path: i for i, r in enumerate(recs)}
+    # The user labelled three folders; one of them against the corpus (night -> content_subject).
+    user = {"Tom Cartos/Forest Camp/night": "content_subject", "Tom Cartos": "creator_or_studio",
+            "Abyssal Brews/Tokens": "asset_type"}
+    Xu = Xc[[pos[p] for p in user]]
+    labels = [lb for lb in label_names() if lb in set(user.values())]
+    head = fit_warm_head(Xu, list(user.values()), Xc, yc, labels, weight=1.0, C=1.0, seed=42)
+    P = head.predict_proba(Xc)
+    pred = {p: labels[int(P[i].argmax())] for p, i in pos.items()}
+    assert pred["Tom Cartos/Forest Camp/night"] == "content_subject"  # the user's label wins
+    # the corpus taught what three labels alone cannot: another creator, another asset type
+    assert pred["Abyssal Brews"] == "creator_or_studio"
+    assert pred["Tom Cartos/Forest Camp/Maps"] == "asset_type"
+    # labels the user never used are never predicted (the corpus adds none)
+    assert set(pred.values()) <= set(labels)
+
+
+def test_a_labelled_only_prediction_reads_only_the_targets_neighbourhood(scanned):
+    recs = scanned
+    by = {r.rel_path: r for r in recs}
+    near = {r.rel_path for r in CO.neighbourhood([by["Abyssal Brews/Tokens/Orc"]], recs)}
+    assert near == {"Abyssal Brews/Tokens"} | {p for p in LABELS if p.startswith("Abyssal Brews/Tokens/")}
+    assert "Tom Cartos" not in near and "Abyssal Brews" not in near
