@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,11 +32,14 @@ def oof_probabilities(
     seed: int = 42,
     C: float = 1.0,
     groups: Sequence[int] | None = None,
+    fit: Callable[[np.ndarray, list[str]], Any] | None = None,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
 ) -> np.ndarray:
     """Out-of-fold probabilities over ``labels``: each row predicted by a head that never saw
-    it (nor, with ``groups``, any folder of its family: :func:`engine.labels.splits.family_groups`)."""
+    it (nor, with ``groups``, any folder of its family: :func:`engine.labels.splits.family_groups`).
+    ``fit(X, y) -> Head`` fits the head the way the saved model's was fitted (e.g. warm-started);
+    default: the plain class-balanced head."""
     y = list(y)
     k = max(2, min(int(k_folds), len(y)))
     fold = stratified_folds(y, k, seed, groups)
@@ -47,7 +51,11 @@ def oof_probabilities(
         tr = np.flatnonzero(fold != f)
         if len(te) == 0:
             continue
-        P[te] = fit_predict_head(X[tr], [y[i] for i in tr], X[te], labels, C=C, seed=seed)
+        y_tr = [y[i] for i in tr]
+        if fit is not None and len(set(y_tr)) >= 2:
+            P[te] = fit(X[tr], y_tr).predict_proba(X[te])
+        else:
+            P[te] = fit_predict_head(X[tr], y_tr, X[te], labels, C=C, seed=seed)
         progress((f + 1) / k, f"fold {f + 1}/{k}")
     return P
 

@@ -97,6 +97,7 @@ def abstention_thresholds(
     config: TrainConfig,
     groups: Sequence[int] | None = None,
     features: str = "the frozen base body's features",
+    fit: Any = None,
 ) -> dict[str, Any] | None:
     """Per-class confidence thresholds stored with the model (issue 9, abstain).
 
@@ -114,7 +115,7 @@ def abstention_thresholds(
     if len(y) < 10 or len(set(y)) < 2:
         return None
     target = float(config.abstain_precision)  # type: ignore[arg-type]
-    P = oof_probabilities(X, y, labels, k_folds=5, seed=config.seed, C=config.head_c, groups=groups)
+    P = oof_probabilities(X, y, labels, k_folds=5, seed=config.seed, C=config.head_c, groups=groups, fit=fit)
     thresholds = choose_thresholds(P, y, labels, target)
     kept = abstention_report(P, y, labels, thresholds)
     return {
@@ -338,12 +339,22 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
                 progress=wrap_progress(progress, 0.935, 0.94),
                 should_stop=should_stop,
             )
+            # The same head recipe as the saved head (warm-started when it was), on the frozen
+            # body's features: the corpus embedded with the frozen body is in the cache.
+            from engine.models.warmstart import warm_fitter
+
+            fit_frozen = fit if not finetuned else warm_fitter(
+                config, recipe, labels_used, training=dbs.training, model_key=base_key, emb_dim=emb_dim,
+                get_body=lambda: B.shared_body(base_path), progress=wrap_progress(progress, 0.94, 0.945),
+                should_stop=should_stop, notes=[],
+            )
             abstention = abstention_thresholds(
                 X_frozen,
                 (y_tr + y_te) if refit else y_tr,
                 labels_used,
                 config,
                 groups=family_groups([r.rel_path for r in head_recs]),
+                fit=fit_frozen,
             )
             if abstention is None:
                 notes.append("too few labelled folders to choose abstention thresholds: predict will not abstain")
