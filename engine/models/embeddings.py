@@ -1,7 +1,7 @@
 """Encoding texts with a sentence body, each distinct text once, cached in training.db.
 
 Encoding is the cost on a laptop CPU (a few hundred short strings per second), so vectors
-are cached in ``embedding_cache`` keyed by (body key, text): a second run over the same
+are cached in ``embedding_cache`` keyed by (body key + precision, text): a second run over the same
 library with an unchanged body (the baseline, the frozen base, or the same fine-tuned model)
 encodes nothing. New vectors are written after every chunk, so a cancelled run keeps what it
 already paid for.
@@ -78,6 +78,10 @@ def embed_cached(
     ``get_body`` is called only when something must be encoded, so a fully cached run never
     loads torch. With ``training=None`` nothing is cached (used when no database is at hand).
     """
+    from engine.models.device import cache_key, for_inference, int8_enabled
+
+    int8 = int8_enabled()
+    model_key = cache_key(model_key, int8)  # int8 and fp32 vectors never share a key
     texts = list(dict.fromkeys(texts))
     found = cache_lookup(training, model_key, texts) if training is not None else {}
     missing = [t for t in texts if t not in found]
@@ -85,7 +89,7 @@ def embed_cached(
         progress(1.0, f"{len(texts)} texts, all cached")
         return found
     progress(0.0, f"{len(found)} of {len(texts)} texts cached; encoding {len(missing)}")
-    body = get_body()
+    body = for_inference(get_body(), int8)
     # Similar lengths in one batch pad less; sentence-transformers sorts within a call,
     # sorting here too keeps our chunks homogeneous.
     missing.sort(key=len)
