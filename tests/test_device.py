@@ -90,3 +90,12 @@ def test_fp32_and_int8_vectors_are_cached_apart(tmp_path, monkeypatch, fp32_body
         cos = float(np.dot(v32[t], v8[t]))
         assert 0.8 < cos < 0.99999  # close, but not the same vector
     dbs.dispose()
+
+
+def test_encoding_batches_shrink_for_long_texts():
+    from engine.models.embeddings import MAX_BATCH, MIN_BATCH, batch_size_for
+
+    assert batch_size_for(["forest camp"] * 600) == MAX_BATCH  # short names: big batches
+    assert batch_size_for(["x" * 100]) == 163  # the character budget
+    assert batch_size_for(["x" * 100_000]) == MIN_BATCH  # never below the floor
+    assert batch_size_for([]) == MAX_BATCH
