@@ -96,6 +96,6 @@ def test_encoding_batches_shrink_for_long_texts():
     from engine.models.embeddings import MAX_BATCH, MIN_BATCH, batch_size_for
 
     assert batch_size_for(["forest camp"] * 600) == MAX_BATCH  # short names: big batches
-    assert batch_size_for(["x" * 100]) == 163  # the character budget
+    assert batch_size_for(["x" * 100]) == 81  # the character budget
     assert batch_size_for(["x" * 100_000]) == MIN_BATCH  # never below the floor
     assert batch_size_for([]) == MAX_BATCH

@@ -20,13 +20,13 @@ from engine.core.jobs import ProgressFn, StopFn, check_stop
 from engine.storage import schema as S
 
 _IN_CHUNK = 900  # SQLite's default limit on bound parameters is 999
-# Texts per encoding batch: folder names are short (~27 characters), and on a CPU big batches
-# of similar-length texts encode faster per CPU-second (measured on 600 dev names, 2 threads:
-# 32 -> ~50/s, 128 -> ~120-145/s, 512 -> ~160-195/s). Capped by a character budget so a chunk
-# of long texts (the sorted tail) stays small in memory.
-MAX_BATCH = 512
+# Texts per encoding batch. Measured with bench/predict.py (100,000 folders, 27,873 distinct
+# names, 2 cores, load ~2): at most 128 per batch 600 folders/s cold (peak RSS 924 MB), 256:
+# 2,098/s (1,003 MB), 512: 1,757/s (1,143 MB). Capped by a character budget so a chunk of long
+# texts (the tail of the length-sorted list) stays small in memory.
+MAX_BATCH = 256
 MIN_BATCH = 16
-BATCH_CHARS = 16_384
+BATCH_CHARS = 8_192
 
 
 def batch_size_for(texts: Sequence[str]) -> int:
