@@ -8,8 +8,8 @@ Builds (once, then reuses) the library-shaped synthetic snapshot of ``bench/feat
 extracts its features, then runs prediction with the shipped baseline (or ``--model-path``)
 in a fresh child process per run, as a user's second ``predict`` would be:
 
-1. **cold**: the body's rows are deleted from ``embedding_cache`` first, so every distinct
-   text is encoded;
+1. **cold**: the body's rows (fp32 and int8) are deleted from ``embedding_cache`` first, so
+   every distinct text is encoded (``FSORG_INT8=1`` in the environment: with the int8 body);
 2. **warm** (x ``--warm-runs``): the same library again with the same body: everything is
    read from the cache, the body is not even loaded.
 
@@ -99,7 +99,8 @@ def main() -> int:
         key = B.body_key(B.resolve_base_model(None))
     if not a.keep_cache:
         with dbs.training.begin() as c:
-            c.execute(delete(S.embedding_cache).where(S.embedding_cache.c.model_key == key))
+            # both precisions (engine.models.device.cache_key): a cold run is cold for either
+            c.execute(delete(S.embedding_cache).where(S.embedding_cache.c.model_key.in_([key, f"{key}:int8"])))
     dbs.dispose()
     load = os.getloadavg()
     print(f"{len(recs):,} folders, {n_texts:,} distinct texts to embed; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

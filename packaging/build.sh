@@ -3,7 +3,8 @@
 #   bash packaging/build.sh            -> dist/fsorg/fsorg  (+ dist/fsorg_<version>_amd64.deb on Linux)
 #   bash packaging/build.sh --no-deb   -> only the bundle
 #   bash packaging/build.sh --deb-only -> only the .deb, from an existing dist/fsorg
-# Uses the project's .venv (created by scripts/dev.sh) plus PyInstaller from the `packaging` extra.
+# Uses the project's .venv (created by scripts/dev.sh) plus PyInstaller from the `packaging` extra;
+# FSORG_PY=/path/to/python builds with that interpreter's environment instead (no setup step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -13,8 +14,12 @@ make_bundle=1
 [ "${1:-}" = "--deb-only" ] && make_bundle=0
 start=$(date +%s)
 
-bash scripts/dev.sh setup
-PY="$ROOT/.venv/bin/python"
+if [ -n "${FSORG_PY:-}" ]; then
+  PY="$FSORG_PY"
+else
+  bash scripts/dev.sh setup
+  PY="$ROOT/.venv/bin/python"
+fi
 if ! "$PY" -c "import PyInstaller" 2>/dev/null; then
   echo "[build] installing PyInstaller (packaging extra)" >&2
   "$PY" -m pip install -q --disable-pip-version-check -c scripts/constraints.txt -e ".[packaging]" \
@@ -29,6 +34,7 @@ if [ "$make_bundle" = 1 ]; then
       --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/fsorg.spec 2>&1 \
     | grep -v -E "DeprecationWarning|^  __import__" >&2 || true
   [ -x dist/fsorg/fsorg ] || { echo "[build] PyInstaller failed: no dist/fsorg/fsorg" >&2; exit 1; }
+  bash packaging/slim_bundle.sh dist/fsorg
 fi
 bundle_size=$(du -sh dist/fsorg | cut -f1)
 echo "[build] bundle: dist/fsorg ($bundle_size)" >&2

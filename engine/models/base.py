@@ -163,14 +163,17 @@ def body_key(folder: Path) -> str:
 
 
 def load_body(folder: Path, *, trust_pickle: bool = False) -> Any:
-    """A SentenceTransformer loaded from ``folder`` on the CPU, offline; UserError when broken."""
+    """A SentenceTransformer loaded from ``folder`` offline, on :func:`torch_device` (the GPU when
+    there is one, else the CPU); UserError when broken."""
     force_offline()
     check_no_pickle(folder, trust_pickle=trust_pickle, what="The sentence model")
     try:
         from sentence_transformers import SentenceTransformer
 
+        from engine.models.device import torch_device
+
         _quiet_transformers()
-        return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        return SentenceTransformer(str(folder), device=torch_device(), local_files_only=True)
     except UserError:
         raise
     except Exception as e:  # a corrupt or foreign folder: say what to do, no traceback
@@ -180,20 +183,25 @@ def load_body(folder: Path, *, trust_pickle: bool = False) -> Any:
         ) from None
 
 
-_SHARED: dict[tuple[str, str], Any] = {}
+_SHARED: dict[tuple[str, str], Any] = {}  # at most 2 bodies (fp32 or int8)
 
 
-def shared_body(folder: Path, *, trust_pickle: bool = False) -> Any:
+def shared_body(folder: Path, *, trust_pickle: bool = False, int8: bool = False) -> Any:
     """A loaded body shared within the process (read-only use: encoding).
 
     Why: the app predicts again and again, and the tests run many jobs; loading the body
     costs a second or more each time. Keyed by the weights' sha256, so a retrained model in
     the same folder is loaded afresh. Training must not modify it: it deep-copies it.
+    ``int8``: the int8 copy for encoding (:mod:`engine.models.device`), kept instead of the fp32 one.
     """
-    key = (str(Path(folder).resolve()), body_key(Path(folder)))
+    key = (str(Path(folder).resolve()), body_key(Path(folder)) + (":int8" if int8 else ""))
     body = _SHARED.get(key)
     if body is None:
         body = load_body(Path(folder), trust_pickle=trust_pickle)
+        if int8:
+            from engine.models.device import quantized_copy
+
+            body = quantized_copy(body)
         if len(_SHARED) >= 2:
             _SHARED.pop(next(iter(_SHARED)))
         _SHARED[key] = body

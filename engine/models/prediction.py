@@ -252,7 +252,9 @@ def _lazy_body(path: Path, trust_pickle: bool = False) -> Callable[[], Any]:
 
     def get() -> Any:
         if "body" not in cache:
-            cache["body"] = B.shared_body(path, trust_pickle=trust_pickle)
+            from engine.models.device import int8_enabled
+
+            cache["body"] = B.shared_body(path, trust_pickle=trust_pickle, int8=int8_enabled())
         return cache["body"]
 
     return get

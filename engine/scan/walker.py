@@ -205,52 +205,47 @@ def _list_dir(handle: int | str, fid: int) -> _Listing:
     except OSError as e:
         out.errors.append((None, _reason(e)))
         return out
+    append_row = rows.append
+    append_dir = subdirs.append
+    max_ext = MAX_EXT
+    # A plain ``for`` over the iterator (the cheapest loop in CPython); an OSError raised by the
+    # iterator itself (an I/O error mid-listing) ends it, one raised for an entry is caught inside.
     with it:
-        while True:
-            try:
-                entry = next(it)
-            except StopIteration:
-                break
-            except OSError as e:  # an I/O error in the middle of a listing
-                out.errors.append((None, f"listing stopped early: {_reason(e)}"))
-                break
-            name = entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if _IS_WINDOWS and entry.stat(follow_symlinks=False).st_file_attributes & _REPARSE:
-                        skipped += 1  # a junction or another reparse point: never followed
-                    else:
-                        subdirs.append(name)
+        try:
+            for entry in it:
+                name = entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if _IS_WINDOWS and entry.stat(follow_symlinks=False).st_file_attributes & _REPARSE:
+                            skipped += 1  # a junction or another reparse point: never followed
+                        else:
+                            append_dir(name)
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        skipped += 1  # symlink (to anything), fifo, socket, device
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as e:
+                    out.errors.append((name, _reason(e)))
                     continue
-                if not entry.is_file(follow_symlinks=False):
-                    skipped += 1  # symlink (to anything), fifo, socket, device
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError as e:
-                out.errors.append((name, _reason(e)))
-                continue
-            if name.isascii():
                 raw = None
-            else:
-                name, raw = readable(name)
-            # extension(name), inlined: this loop runs once per file
-            dot = name.rfind(".")
-            if dot > 0:
-                ext = name[dot + 1 :]
-                if (
-                    len(ext) > MAX_EXT
-                    or " " in ext
-                    or "\t" in ext
-                    or (name[0] == "." and not name[:dot].strip("."))
-                ):
-                    ext = ""
+                if not name.isascii():
+                    name, raw = readable(name)
+                # extension(name), inlined: this loop runs once per file
+                dot = name.rfind(".")
+                if dot > 0:
+                    ext = name[dot + 1 :]
+                    if len(ext) > max_ext or " " in ext or "\t" in ext or (name[0] == "." and not name[:dot].strip(".")):
+                        ext = ""
+                    else:
+                        ext = ext.lower()
                 else:
-                    ext = ext.lower()
-            else:
-                ext = ""
-            size = st.st_size
-            size_sum += size
-            rows.append((fid, name, raw, ext, size, st.st_mtime))
+                    ext = ""
+                size = st.st_size
+                size_sum += size
+                append_row((fid, name, raw, ext, size, st.st_mtime))
+        except OSError as e:  # an I/O error in the middle of a listing
+            out.errors.append((None, f"listing stopped early: {_reason(e)}"))
     subdirs.sort()
     out.size = size_sum
     out.skipped = skipped
