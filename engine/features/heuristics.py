@@ -1,5 +1,8 @@
 """The rule-based first guess: ordered, transparent rules over a folder's name and context.
 
+Why one file of ~540 lines: the rules are read in order, top to bottom, like the labelling guide;
+the keyword lists they use live in `config/heuristics/*.json`.
+
 Why rules at all: before the user has labelled anything, a cheap guess makes the samples
 CSV quicker to fill in (most rows only need a glance), spreads samples over the classes
 (generate-samples stratifies on it), and gives a floor the models must beat.

@@ -1,5 +1,8 @@
 """``model predict`` and ``model zero-shot``: label every folder, store it, report where labels exist.
 
+Why one file of ~520 lines: predict, the SetFit-folder predict and zero-shot share one
+select-targets -> predict -> store -> report path; the per-row outputs live in `prediction_output.py`.
+
 Every predicted folder gets the per-class probabilities (stored as float32 in the order of
 ``prediction_runs.labels``), a confidence (the largest probability) and a label that is the
 argmax of exactly those stored float32 probabilities — computed once, in one place

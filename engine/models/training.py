@@ -1,5 +1,8 @@
 """``model train``: contrastive body fine-tuning with hard negatives, then a class-balanced head.
 
+Why one file of ~510 lines: ``model train`` is one sequence (labels -> split -> body -> head ->
+evaluation -> abstention -> save) whose steps hand each other the same records and matrices.
+
 Phases (each reports progress; Cancel is honoured inside each and between them, and leaves
 no model folder):
 

@@ -1,5 +1,9 @@
 """The walk behind ``gather``: list a library folder into batches of rows for ``index.db``.
 
+Why one file of ~590 lines: the walk, its listing and its batched writer share the open-directory
+handles and the per-folder frame; split apart they would pass a dozen values across modules on the
+hot path that `bench/scan.py` measures.
+
 What is recorded
     Every folder (the root too, as ``rel_path ''`` at depth 0) and every regular file.
     Folder ids are global integer keys assigned here, in Python, from ``max(id) + 1``, so a
