@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine import __version__
 from engine.core.settings import StorageSettings
+from fsorg_desktop.app_tabs import SCREENSHOT_TABS
 
 ORG = "fsorg"
 APP = "fsorg"
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--size", metavar="WxH", default="1280x800",
                    help="window size for --screenshot (default 1280x800)")
-    p.add_argument("--tab", default="sample", choices=["welcome", "tree", "sample", "results", "explain"],
+    p.add_argument("--tab", default="sample", choices=list(SCREENSHOT_TABS),
                    help="what --screenshot shows (default: the tree with the sample table)")
     p.add_argument("--version", action="version", version=f"fsorg {__version__}")
     return p

@@ -4,7 +4,9 @@ clipped widget, exit.
 
 Tabs: ``welcome`` (the drop zone and recent libraries), ``tree`` / ``sample`` (the tree with the
 sample table), ``results`` (the newest evaluation run), ``explain`` (a labelled folder
-explained: starts the model process, so it takes a few seconds). A screenshot only looks: it
+explained: starts the model process, so it takes a few seconds), ``catalogue`` (built from the
+labels and predictions) and ``organize`` (the proposed layout, previewed into a target beside the
+data folder; nothing is written to it). A screenshot only looks: it
 starts no writing job and never waits on a question.
 """
 
@@ -14,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-TABS = ("welcome", "tree", "sample", "results", "explain")
 TIMEOUT_S = 90
 
 
@@ -80,6 +81,18 @@ def take(app, window, storage, out: Path, *, size: tuple[int, int] = (1280, 800)
             else:
                 panel.eval_run_shown.connect(lambda _id: settle(600))
                 QTimer.singleShot(8000, lambda: settle(0))  # no run at all: the empty state
+        elif tab in ("catalogue", "organize"):
+            tabs = window.organize_tabs
+            if tab == "catalogue":
+                tabs.catalogue.catalogue_ready.connect(lambda _c: settle(400))
+                window.side_tabs.setCurrentWidget(tabs.catalogue_page)
+                tabs.catalogue.refresh()
+            else:
+                tabs.organize.preview_ready.connect(lambda _l: settle(400))
+                tabs.organize.failed.connect(lambda _m: settle(400))
+                window.side_tabs.setCurrentWidget(tabs.organize_page)
+                tabs.organize.preview()
+            QTimer.singleShot(20_000, lambda: settle(0))
         elif tab == "explain":
             window.explain_tab.view.explanation_shown.connect(lambda _ex: settle(400))
             window.explain_tab.view.message_shown.connect(lambda _m: settle(400))

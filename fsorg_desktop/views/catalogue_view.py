@@ -59,7 +59,7 @@ class CatalogueView(QWidget):
         for box, tip in ((self.creator, "creator"), (self.asset_type, "asset type"), (self.tag, "tag")):
             box.setToolTip(f"Only items of this {tip}")
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(10)
+            box.setMinimumContentsLength(6)
             box.currentIndexChanged.connect(self._apply_filter)
         self.text = QLineEdit()
         self.text.setPlaceholderText("Filter items by path…")
@@ -81,12 +81,15 @@ class CatalogueView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda idx: self.folder_activated.emit(int(idx.data(ItemIdRole))))
+        # Two short rows, so the filters fit a narrow side panel (1024 px window) without scrolling.
         top = QHBoxLayout()
-        for label, w in (("Creator", self.creator), ("Type", self.asset_type), ("Tag", self.tag)):
+        for label, w in (("Creator", self.creator), ("Type", self.asset_type)):
             top.addWidget(QLabel(label))
             top.addWidget(w, 1)
         row2 = QHBoxLayout()
-        row2.addWidget(self.text, 1)
+        row2.addWidget(QLabel("Tag"))
+        row2.addWidget(self.tag, 1)
+        row2.addWidget(self.text, 2)
         row2.addWidget(self.refresh_button)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
