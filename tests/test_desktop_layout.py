@@ -77,12 +77,20 @@ def _show(qtbot, w, tab: str, size: tuple[int, int]) -> None:
         qtbot.waitUntil(lambda: w.results_tab.panel.current_eval_run_id is not None, timeout=20_000)
     elif tab == "explain":
         w.side_tabs.setCurrentWidget(w.explain_tab)
+    elif tab == "catalogue":
+        w.side_tabs.setCurrentWidget(w.organize_tabs.catalogue_page)
+        with qtbot.waitSignal(w.organize_tabs.catalogue.catalogue_ready, timeout=20_000):
+            w.organize_tabs.catalogue.refresh()
+    elif tab == "organize":
+        w.side_tabs.setCurrentWidget(w.organize_tabs.organize_page)
+        with qtbot.waitSignal(w.organize_tabs.organize.preview_ready, timeout=20_000):
+            w.organize_tabs.organize.preview()
     else:
         w.side_tabs.setCurrentWidget(w.sample_view)
     qtbot.wait(150)  # the resize and the charts' lazy axis layout
 
 
-@pytest.mark.parametrize("tab", ["sample", "results", "explain"])
+@pytest.mark.parametrize("tab", ["sample", "results", "explain", "catalogue", "organize"])
 def test_each_tab_fits_1024x700(qtbot, window, tab):
     w = window
     w.sample_model.set_rows(_sample_rows(w))
@@ -90,6 +98,9 @@ def test_each_tab_fits_1024x700(qtbot, window, tab):
     _show(qtbot, w, tab, (1024, 700))
     assert w.width() == 1024 and w.height() == 700
     assert clipped_widgets(w) == []
+    if tab in ("catalogue", "organize"):  # the page itself never scrolls sideways
+        page = getattr(w.organize_tabs, f"{tab}_page")
+        assert [s for s in horizontal_scrollbars(page) if s.startswith(type(page).__name__)] == []
     if tab == "results":
         assert horizontal_scrollbars(w.results_tab) == []
         # the matrix names every class (none dropped for overlapping its neighbour)

@@ -97,6 +97,12 @@ class OrganizeView(QWidget):
         self.mode = QComboBox()
         for key, text in MODES:
             self.mode.addItem(text, key)
+        # Long choices ("Hard links (a separate tree; ...)"): the box keeps a modest width on a
+        # narrow side panel and shows the whole text when opened and in its tooltip.
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(14)
+        self.mode.currentIndexChanged.connect(lambda _i: self.mode.setToolTip(self.mode.currentText()))
+        self.mode.setToolTip(self.mode.currentText())
         self.preview_button = QPushButton("Preview")
         self.preview_button.clicked.connect(self.preview)
         self.before_title = QLabel("<b>Before</b>")
