@@ -287,24 +287,23 @@ def compute_report(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequenc
     for v in list(y_true) + list(y_pred):
         if v not in labels:
             labels.append(v)
-    idx = {lb: i for i, lb in enumerate(labels)}
-    k = len(labels)
-    cm = [[0] * k for _ in range(k)]
-    for t, p in zip(y_true, y_pred):
-        cm[idx[t]][idx[p]] += 1
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    n = len(y_true)
     per_class: dict[str, ClassScore] = {}
-    for lb, i in idx.items():
-        tp = cm[i][i]
-        support = sum(cm[i])
-        predicted = sum(cm[r][i] for r in range(k))
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[lb] = ClassScore(precision, recall, f1, support)
+    if n:
+        cm = confusion_matrix(list(y_true), list(y_pred), labels=labels).tolist()
+        p, r, f, sup = precision_recall_fscore_support(
+            list(y_true), list(y_pred), labels=labels, zero_division=0
+        )
+        for i, lb in enumerate(labels):
+            per_class[lb] = ClassScore(float(p[i]), float(r[i]), float(f[i]), int(sup[i]))
+    else:
+        cm = [[0] * len(labels) for _ in labels]
+        per_class = {lb: ClassScore(0.0, 0.0, 0.0, 0) for lb in labels}
     scored = [lb for lb in labels if per_class[lb].support > 0]
     macro = sum(per_class[lb].f1 for lb in scored) / len(scored) if scored else 0.0
-    n = len(y_true)
-    acc = sum(cm[i][i] for i in range(k)) / n if n else 0.0
+    acc = sum(cm[i][i] for i in range(len(labels))) / n if n else 0.0
     errors = Counter((t, p) for t, p in zip(y_true, y_pred) if t != p)
     err_list = [(t, p, c) for (t, p), c in sorted(errors.items(), key=lambda kv: (-kv[1], kv[0]))]
     return Report(labels, macro, acc, n, per_class, cm, err_list, scored)
