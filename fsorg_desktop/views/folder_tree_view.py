@@ -241,7 +241,15 @@ class FolderTreeView(QWidget):
                 self.tree.setCurrentIndex(root)
 
     def show_suspects(self) -> None:
-        """Switch the filter to the suspect labels (a new filter request follows)."""
+        """Switch the filter to the suspect labels (a new filter request follows). The name
+        filter and "Low confidence" (which hides every labelled folder) are cleared, so the list
+        holds every flagged folder and its count matches the status bar's."""
+        for w in (self.name_filter, self.low_conf):
+            w.blockSignals(True)
+        self.name_filter.clear()
+        self.low_conf.setChecked(False)
+        for w in (self.name_filter, self.low_conf):
+            w.blockSignals(False)
         i = self.label_filter.findData(FolderFilter.SUSPECT)
         if self.label_filter.currentIndex() == i:
             self._emit_filter()
