@@ -145,6 +145,19 @@ ORGANIZE_COMMANDS = [
 ]
 
 
+def _add_command(sub, cmd) -> argparse.ArgumentParser:
+    """One subcommand's parser from its table row, with ``--storage``."""
+    p = sub.add_parser(
+        cmd.name,
+        help=cmd.help,
+        description=cmd.description,
+        epilog=cmd.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_storage(p)
+    return p
+
+
 def _add_storage(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--storage",
@@ -198,14 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     msub = model.add_subparsers(dest="model_command", metavar="MODEL_COMMAND")
     for cmd in MODEL_COMMANDS:
-        p = msub.add_parser(
-            cmd.name,
-            help=cmd.help,
-            description=cmd.description,
-            epilog=cmd.epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _add_storage(p)
+        p = _add_command(msub, cmd)
         _add_config(p, cmd.module)
         if cmd.name in ("extract-features", "generate-samples"):
             p.add_argument("--snapshot-id", type=int, metavar="N", help="snapshot (default: latest complete)")
@@ -277,14 +283,7 @@ def _add_organize(sub) -> None:
     )
     osub = org.add_subparsers(dest="organize_command", metavar="ORGANIZE_COMMAND")
     for cmd in ORGANIZE_COMMANDS:
-        p = osub.add_parser(
-            cmd.name,
-            help=cmd.help,
-            description=cmd.description,
-            epilog=cmd.epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        _add_storage(p)
+        p = _add_command(osub, cmd)
         if cmd.name in ("catalogue", "plan"):
             p.add_argument("--snapshot-id", type=int, metavar="N", help="snapshot (default: latest complete)")
         if cmd.name == "catalogue":
