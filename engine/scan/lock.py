@@ -127,8 +127,10 @@ def _mark_interrupted(con: sqlite3.Connection) -> list[int]:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """A raw sqlite3 connection for the bulk load: explicit transactions, WAL, big cache."""
+    from engine.storage.db import set_wal
+
     con = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
-    con.execute("PRAGMA journal_mode=WAL")
+    set_wal(con)
     # NORMAL in WAL mode: every commit is atomic and the file stays consistent after a crash
     # or power loss; only the last commits before a power loss may be rolled back.
     con.execute("PRAGMA synchronous=NORMAL")
