@@ -292,10 +292,15 @@ def compute_report(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequenc
     n = len(y_true)
     per_class: dict[str, ClassScore] = {}
     if n:
-        cm = confusion_matrix(list(y_true), list(y_pred), labels=labels).tolist()
-        p, r, f, sup = precision_recall_fscore_support(
-            list(y_true), list(y_pred), labels=labels, zero_division=0
-        )
+        import warnings
+
+        with warnings.catch_warnings():
+            # "A single label was found ... use the 'labels' parameter": it is passed (all labels)
+            warnings.simplefilter("ignore", UserWarning)
+            cm = confusion_matrix(list(y_true), list(y_pred), labels=labels).tolist()
+            p, r, f, sup = precision_recall_fscore_support(
+                list(y_true), list(y_pred), labels=labels, zero_division=0
+            )
         for i, lb in enumerate(labels):
             per_class[lb] = ClassScore(float(p[i]), float(r[i]), float(f[i]), int(sup[i]))
     else:
