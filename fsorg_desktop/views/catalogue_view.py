@@ -159,7 +159,11 @@ class CatalogueView(QWidget):
             box.setCurrentIndex(max(i, 0))
             box.blockSignals(False)
         self.table.resizeColumnsToContents()
-        self.table.setColumnWidth(0, min(self.table.columnWidth(0), 420))
+        # The item's path gets at most half the view (elided in the middle, full text in the
+        # tooltip), so creator, type and tags stay visible on a narrow side panel.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        half = max(180, self.table.viewport().width() // 2)
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), 420, half))
         self._apply_filter()
         self.catalogue_ready.emit(cat)
 
