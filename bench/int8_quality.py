@@ -53,7 +53,7 @@ def main() -> int:
     from engine.core.settings import StorageSettings
     from engine.features.extract import extract_features
     from engine.labels.csv_import import apply_classifications
-    from engine.models.listing import read_folder_labels
+    from engine.models.listing import fill_samples_csv, read_folder_labels
     from engine.models.prediction import predict
     from engine.models.training import train_model
     from engine.samples.picking import generate_samples
@@ -74,16 +74,8 @@ def main() -> int:
         samples = work / "samples.csv"
         generate_samples(dbs, g.snapshot_id, samples, load_config("generate_samples", None, sample_size=a.samples,
                                                                   seed=a.seed))
-        with open(samples, encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        for r in rows:
-            r["label"] = truth[r["path"]]
-        with open(samples, "w", encoding="utf-8", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-            w.writeheader()
-            w.writerows(rows)
+        labelled = fill_samples_csv(samples, truth)
         apply_classifications(dbs, samples, load_config("apply_classifications"))
-        labelled = {r["path"] for r in rows}
     dbs.dispose()
     load = os.getloadavg()
     print(f"dev library: {len(truth)} labelled folders; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

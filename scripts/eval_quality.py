@@ -54,7 +54,7 @@ def main() -> int:
     from engine.core.settings import StorageSettings
     from engine.features.extract import extract_features
     from engine.labels.csv_import import apply_classifications
-    from engine.models.listing import read_folder_labels
+    from engine.models.listing import fill_samples_csv, read_folder_labels
     from engine.models.prediction import predict, zero_shot
     from engine.models.training import train_model
     from engine.samples.picking import generate_samples
@@ -79,18 +79,10 @@ def main() -> int:
     samples = work / "samples.csv"
     generate_samples(dbs, g.snapshot_id, samples, gcfg)
     truth = read_folder_labels(ds / "folders.csv")
-    with open(samples, encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for r in rows:
-        r["label"] = truth[r["path"]]
-    with open(samples, "w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
-        w.writeheader()
-        w.writerows(rows)
+    labelled = fill_samples_csv(samples, truth)
     apply_classifications(dbs, samples, load_config("apply_classifications"))
     dbs.dispose()
-    labelled = {r["path"] for r in rows}
-    print(f"prepared in {time.monotonic() - t0:.0f} s: {len(rows)} labelled samples, "
+    print(f"prepared in {time.monotonic() - t0:.0f} s: {len(labelled)} labelled samples, "
           f"{len(truth) - len(labelled)} unlabelled folders to score")
 
     overrides = {"max_steps": 0} if a.frozen else {}

@@ -1,6 +1,6 @@
-"""The whole flow on the real dev library (../shared/datasets/ttrpg-dev, 851 folders, 16,684
-files, its hand labels as the user's labels): catalogue -> plan -> link apply -> every file
-once, originals untouched -> undo -> target gone. Skipped without ../shared."""
+"""The whole flow on the real library the tests carry (tests/data/ttrpg-mini, its hand labels as
+the user's labels): catalogue -> plan -> link apply -> every file once, originals untouched ->
+undo -> target gone."""
 
 from __future__ import annotations
 

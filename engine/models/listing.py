@@ -77,6 +77,20 @@ def read_folder_labels(folders_csv: Path) -> dict[str, str]:
         return {row["path"]: row["label"].strip() for row in csv.DictReader(fh)}
 
 
+def fill_samples_csv(samples_csv: Path, truth: dict[str, str]) -> set[str]:
+    """Fill the ``label`` column of a samples CSV from a dataset's labels (what a person would
+    type), in place; returns the paths it labelled. For benches and evaluation scripts."""
+    with open(samples_csv, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["label"] = truth[r["path"]]
+    with open(samples_csv, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    return {r["path"] for r in rows}
+
+
 def heuristic_from_listing(
     files_txt: Path,
     *,
