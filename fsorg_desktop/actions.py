@@ -30,6 +30,7 @@ class Actions:
     zero_shot: QAction
     train: QAction
     predict: QAction
+    first_labels: QAction
     label_next: QAction
     find_suspects: QAction
     look_alikes: QAction
@@ -102,6 +103,8 @@ def create_actions(parent: QWidget) -> Actions:
         train=_act(parent, "&Train model…", "Ctrl+T", "fine-tune a classifier on your labels", P.SP_MediaPlay),
         predict=_act(parent, "&Predict all folders", "Ctrl+P",
                      "label every folder with the newest model", P.SP_DialogApplyButton),
+        first_labels=_act(parent, "Label new &libraries at once", None,
+                          "after a scan, label every folder with your trained model or the shipped baseline"),
         label_next=_act(parent, "Label &next 20", "Ctrl+Shift+N",
                         "the unlabelled folders the model hesitates on most, as the sample", P.SP_FileDialogDetailedView),
         find_suspects=_act(parent, "Find &suspect labels", "Ctrl+Shift+U",
@@ -113,6 +116,7 @@ def create_actions(parent: QWidget) -> Actions:
         about=_act(parent, "&About fsorg", None),
         shortcuts=_act(parent, "&Keyboard shortcuts", "F1"),
     )
+    acts.first_labels.setCheckable(True)
     for name, text in _TOOLBAR_TEXT.items():
         getattr(acts, name).setIconText(text)
     return acts

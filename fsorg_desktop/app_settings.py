@@ -32,6 +32,7 @@ RECENT = Option("libraries/recent", "[]", "Recently opened libraries (JSON list)
 LAST_DATA_DIR = Option("libraries/last_data_dir", "", "Data folder opened last")
 MODEL_LOAD_S = Option("models/load_seconds", 0.0, "Seconds this computer takes to load the base model (measured)")
 TRAIN_SPEED = Option("models/train_speed_factor", 1.0, "Measured training time over the step estimate")
+FIRST_LABELS = Option("models/first_labels", True, "Label every folder of a newly scanned library at once (baseline or trained model)")
 LOW_CONFIDENCE = Option("tree/low_confidence", 0.5, "Below this a prediction counts as low confidence")
 
 
@@ -59,6 +60,8 @@ class AppSettings:
         value = self._s.value(opt.key, opt.default)
         if isinstance(opt.default, QByteArray) and not isinstance(value, QByteArray):
             return QByteArray()
+        if isinstance(opt.default, bool):  # an .ini file stores "true" / "false"
+            return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
         if isinstance(opt.default, float):
             try:
                 return float(value)

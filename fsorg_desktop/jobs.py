@@ -45,9 +45,10 @@ class Pool(enum.Enum):
     JOBS = "jobs"
     LABELS = "labels"
     EXPLAIN = "explain"
+    WARM = "warm"  # loading a model ahead of the job that needs it (fsorg_desktop.controllers.first_labels)
 
 
-_POOL_THREADS = {Pool.READ: 2, Pool.JOBS: 1, Pool.LABELS: 1, Pool.EXPLAIN: 1}
+_POOL_THREADS = {Pool.READ: 2, Pool.JOBS: 1, Pool.LABELS: 1, Pool.EXPLAIN: 1, Pool.WARM: 1}
 
 
 class JobStatus(enum.Enum):

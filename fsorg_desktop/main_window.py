@@ -25,6 +25,7 @@ from fsorg_desktop.actions import create_actions, enable_for_library
 from fsorg_desktop.app_settings import AppSettings, RecentLibrary, restore_window, save_window
 from fsorg_desktop.controllers.active_actions import ActiveActions
 from fsorg_desktop.controllers.filter_actions import FilterActions
+from fsorg_desktop.controllers.first_labels import FirstLabels
 from fsorg_desktop.controllers.host import Host
 from fsorg_desktop.controllers.label_actions import LabelActions
 from fsorg_desktop.controllers.library_actions import LibraryActions
@@ -133,6 +134,7 @@ class MainWindow(DropTarget, QMainWindow):
         self.filter_actions = FilterActions(self.host, self.tree_model, self.tree_view, self.suspects)
         self.sample_actions = SampleActions(self.host, self.sample_model)
         self.model_actions = ModelActions(self.host, self.settings)
+        self.first_labels = FirstLabels(self.host, self.model_actions, self.settings)
         self.active_actions = ActiveActions(
             self.host,
             suspects=self.suspects,
@@ -173,6 +175,12 @@ class MainWindow(DropTarget, QMainWindow):
         la.opened.connect(self.adopt)
         la.open_failed.connect(lambda: self.stack.setCurrentIndex(PAGE_WELCOME))
         la.features_ready.connect(lambda _snap: (self.refresh_predictions(), self._update_enabled()))
+        fl = self.first_labels
+        la.scan_started.connect(fl.scan_started)
+        la.scan_finished.connect(fl.scan_finished)
+        la.features_ready.connect(fl.features_ready)
+        a.first_labels.setChecked(fl.enabled)
+        a.first_labels.toggled.connect(fl.set_enabled)
         la.recent_changed.connect(self._refresh_recent)
         la.storage_opened.connect(lambda storage: setattr(self, "storage", storage))
         self.welcome.open_requested.connect(la.choose_folder)
@@ -381,6 +389,7 @@ class MainWindow(DropTarget, QMainWindow):
             return
         self.labels.flush()
         self.explain_tab.shutdown()
+        self.first_labels.shutdown()
         self.runner.pool(Pool.LABELS).waitForDone(10_000)
         self.save_settings()
         self.dialogs.close_all()

@@ -57,6 +57,7 @@ def build_menus(window: QMainWindow, a: Actions, undo_group: QUndoGroup, jobs_do
     m.addSeparator()
     m.addAction(a.train)
     m.addAction(a.predict)
+    m.addAction(a.first_labels)
     m.addSeparator()
     m.addAction(a.find_suspects)
     m.addAction(a.learning_curves)

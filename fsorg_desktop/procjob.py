@@ -223,7 +223,14 @@ class ChildService:
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         def work(progress, should_stop):
-            with self._lock:
+            if not self._lock.acquire(blocking=False):
+                progress(0.0, "waiting for the model to load")  # an earlier call (e.g. a warm-up) runs
+            else:
+                self._lock.release()
+            while not self._lock.acquire(timeout=0.1):  # Cancel still works while waiting
+                if should_stop():
+                    raise Cancelled()
+            try:
                 if should_stop():
                     raise Cancelled()
                 self._ensure()
@@ -258,6 +265,8 @@ class ChildService:
                         raise UserError(msg[2], details=msg[3])
                     else:
                         raise WorkerError(msg[2], msg[3], msg[4])
+            finally:
+                self._lock.release()
 
         return work
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from engine.core.settings import StorageSettings
 from engine.labels import saving
 from engine.labels.runs import list_label_runs, load_labels
-from fsorg_desktop.app_settings import AppSettings
+from fsorg_desktop.app_settings import FIRST_LABELS, AppSettings
 from fsorg_desktop.jobs import JobStatus
 from fsorg_desktop.main_window import PAGE_WELCOME, PAGE_WORK, MainWindow
 from fsorg_desktop.models.folder_tree_model import COL_LABEL, COL_PREDICTED, FolderIdRole
@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def app_settings(tmp_path) -> AppSettings:
-    """Window state and recent libraries in a file of this test only."""
-    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    """Window state and recent libraries in a file of this test only. Labelling a new library at
+    once (a model child process per drop) is off here; tests/test_desktop_first_labels.py has it on."""
+    s = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    s.set(FIRST_LABELS, False)
+    return s
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ class LibraryActions(QObject):
     features_ready = Signal(int)  # snapshot id whose features were just extracted
     recent_changed = Signal()  # the recent-libraries list changed
     storage_opened = Signal(object)  # StorageSettings now being opened (the window's data folder)
+    scan_started = Signal()  # a scan (drop, Open, Rescan) is starting
+    scan_finished = Signal(object)  # the new snapshot's id, or None when the scan failed or was cancelled
 
     def __init__(self, host: "Host", settings: AppSettings) -> None:
         super().__init__(host.parent)
@@ -83,8 +85,10 @@ class LibraryActions(QObject):
         """gather → open the new snapshot → extract features, all in the background."""
         self.h.status(f"Scanning {root} …", 0)
         storage = self.h.storage
+        self.scan_started.emit()
 
         def gathered(result, error) -> None:
+            self.scan_finished.emit(None if error is not None else result.snapshot_id)
             if error is not None:
                 if isinstance(error, Cancelled):
                     self.h.status(f"Scan cancelled. {error}", 10_000)
@@ -121,11 +125,11 @@ class LibraryActions(QObject):
             cur = self.h.state
             if cur is not None and cur.snapshot and cur.snapshot.id == snap_id:
                 cur.has_features = True
-                self.features_ready.emit(snap_id)
                 self.h.status(
                     "Ready: the Predicted column shows the heuristic's first guess. "
                     "Generate samples (Ctrl+G) to start labelling.",
                     15_000,
                 )
+                self.features_ready.emit(snap_id)  # after the status: a listener may say more
 
         return lib_ops.extract_op(self.h.runner, state.settings, snap_id, done)
