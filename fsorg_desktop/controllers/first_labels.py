@@ -85,7 +85,7 @@ class FirstLabels(QObject):
 
         trained = self.model_actions.model_path or str(default_model_path(settings))
         if Path(trained).is_dir():
-            cfg, model_path, who = load_config("predict"), trained, "your trained model"
+            cfg, model_path, who = load_config("predict"), trained, "your model"
         else:
             cfg, model_path, who = load_config("predict", fine_tuning_dir() / "keep_baseline.json"), None, "the shipped baseline"
         service = self._service
@@ -102,8 +102,7 @@ class FirstLabels(QObject):
                 return
             self.h.refresh_predictions()
             self.h.status(
-                f"Every folder ({result.n:,}) now has a label from {who} in the Predicted column "
-                f"({result.seconds:.1f} s). Generate samples (Ctrl+G) to check and correct them.",
+                f"Labels from {who} for all {result.n:,} folders. Generate samples (Ctrl+G) to check them.",
                 20_000,
             )
             self.labelled.emit(snapshot_id)
