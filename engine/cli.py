@@ -246,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
                 help="model folder to predict with (default: the newest trained model; "
                 "use_baseline=true in the config: the shipped baseline)",
             )
+            p.add_argument(
+                "--snapshot-id", type=int, metavar="N",
+                help="predict every folder of this snapshot (default: the labelled snapshot, else the "
+                "newest with features; e.g. after a rescan, the new one)",
+            )
         if cmd.name in ("train", "predict", "zero-shot", "suspects"):
             p.add_argument("--label-run-id", type=int, metavar="N", help="label run (default: newest)")
         if cmd.name == "suspects":

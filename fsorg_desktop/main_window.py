@@ -179,6 +179,7 @@ class MainWindow(DropTarget, QMainWindow):
         la.scan_started.connect(fl.scan_started)
         la.scan_finished.connect(fl.scan_finished)
         la.features_ready.connect(fl.features_ready)
+        self.library_opened.connect(fl.opened)  # after adopt(): the state is the window's
         a.first_labels.setChecked(fl.enabled)
         a.first_labels.toggled.connect(fl.set_enabled)
         la.recent_changed.connect(self._refresh_recent)

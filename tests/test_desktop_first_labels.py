@@ -105,3 +105,55 @@ def test_turned_off_in_the_menu_stays_off(qtbot, window, dev_library, tmp_path):
     # The choice outlives the window.
     again = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     assert again.get(FIRST_LABELS) is False
+
+
+def test_rescan_labels_with_the_model_this_data_folder_trained(qtbot, tmp_path, dev_set):
+    """With a trained model in the data folder, a rescan's new snapshot is labelled by it."""
+    from sqlalchemy import select
+
+    from engine.core.config import TrainConfig
+    from engine.core.jobs import never_stop, no_progress
+    from engine.features.extract import extract_features
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
+    from engine.models.training import train_model
+    from engine.scan.gather import gather
+    from engine.storage import Databases
+    from engine.storage import schema as S
+
+    storage = StorageSettings.from_storage_arg(tmp_path / "data")
+    g = gather(dev_set.library, storage)
+    dbs = Databases.open(storage)
+    try:
+        extract_features(dbs, g.snapshot_id)
+        with dbs.index.connect() as c:
+            ids = dict(c.execute(select(S.folders.c.rel_path, S.folders.c.id)
+                                 .where(S.folders.c.snapshot_id == g.snapshot_id)).all())
+        rows = [LabelRow(ids[p], g.snapshot_id, p, lab, None) for p, lab in dev_set.labels.items() if p in ids]
+        assert len(rows) > 100
+        with dbs.training.begin() as c:
+            run = create_label_run(c, labeler="test", source="csv:test.csv", snapshot_id=g.snapshot_id)
+            set_labels(c, run, rows)
+    finally:
+        dbs.dispose()
+    train_model(storage, TrainConfig(max_steps=0), model_path=storage.models_dir / "my_classifier",
+                progress=no_progress, should_stop=never_stop)
+
+    w = MainWindow(storage, app_settings=AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
+    w.dialogs.confirm = lambda title, text: True
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        with qtbot.waitSignal(w.tree_ready, timeout=20_000):
+            w.open_storage(storage)
+        first = w.state.snapshot.id
+        with qtbot.waitSignal(w.tree_ready, timeout=120_000):
+            w.actions_.rescan.trigger()  # F5
+        assert w.state.snapshot.id != first
+        qtbot.waitUntil(lambda: header(w) == "Your model says", timeout=240_000)
+        assert ("finetuned", w.state.snapshot.id, 0, "complete", w.state.snapshot.folder_count) in prediction_runs(w)
+        assert "your model" in w.statusBar().currentMessage()
+    finally:
+        w.runner.cancel_all()
+        w.runner.drain(30_000)
+        w.first_labels.shutdown()
+        w.dialogs.close_all()

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         output_csv=args.output_csv,
         trust_pickle=bool(getattr(args, "trust_pickle", False)),
         include_training_folders=bool(getattr(args, "include_training_folders", False)),
+        snapshot_id=getattr(args, "snapshot_id", None),
     )
     print_result(result)
     return 0

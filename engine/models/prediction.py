@@ -76,10 +76,13 @@ class _Target:
 
 
 def _select_targets(
-    dbs: Databases, *, labeled_only: bool, label_run_id: int | None, split: str | None
+    dbs: Databases, *, labeled_only: bool, label_run_id: int | None, split: str | None,
+    snapshot_id: int | None = None,
 ) -> _Target:
-    """Which folders to predict: all of the snapshot, or the labelled ones (of ``split``)."""
-    snap = require_features(dbs.training)
+    """Which folders to predict: all of the snapshot, or the labelled ones (of ``split``).
+    ``snapshot_id``: every folder of that snapshot (the one on screen after a rescan), else the
+    labelled snapshot when the labels are on one, else the newest with features."""
+    snap = require_features(dbs.training) if snapshot_id is None else int(snapshot_id)
     want_labels = labeled_only or split is not None or label_run_id is not None
     run_id: int | None
     if want_labels:
@@ -104,11 +107,16 @@ def _select_targets(
         snap = max(snaps) if snaps else snap
     else:
         label_snaps = {r.snapshot_id for r in rows}
-        if len(label_snaps) == 1:
+        if snapshot_id is None and len(label_snaps) == 1:
             only = next(iter(label_snaps))
             if load_records(dbs.training, folder_ids=[rows[0].folder_id]):
                 snap = only
         records = load_records(dbs.training, snapshot_id=snap)
+        if not records and snapshot_id is not None:
+            raise UserError(
+                f"Snapshot {snap} has no folder features. Run: python organizer.py model extract-features "
+                f"--snapshot-id {snap}"
+            )
     truth = {r.folder_id: r.label for r in rows}
     return _Target(snap, records, truth, run_id)
 
@@ -315,6 +323,7 @@ def predict(
     output_csv: Path | str | None = None,
     trust_pickle: bool = False,
     include_training_folders: bool = False,
+    snapshot_id: int | None = None,
     progress: ProgressFn,
     should_stop: StopFn,
 ) -> PredictResult:
@@ -337,7 +346,7 @@ def predict(
                 )
         model, model_id = _resolve_model(dbs, config, model_path, trust_pickle)
         target = _select_targets(
-            dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split
+            dbs, labeled_only=config.labeled_only, label_run_id=label_run_id, split=split, snapshot_id=snapshot_id
         )
         if model.kind != "baseline":
             from engine.models.trained_on import learned_folder_ids

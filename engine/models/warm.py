@@ -44,9 +44,11 @@ class PredictSession:
         config: PredictConfig,
         *,
         model_path: str | None = None,
+        snapshot_id: int | None = None,
         progress: ProgressFn,
         should_stop: StopFn,
     ):
         from engine.models.prediction import predict
 
-        return predict(settings, config, model_path=model_path, progress=progress, should_stop=should_stop)
+        return predict(settings, config, model_path=model_path, snapshot_id=snapshot_id, progress=progress,
+                       should_stop=should_stop)

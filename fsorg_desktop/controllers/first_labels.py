@@ -76,6 +76,12 @@ class FirstLabels(QObject):
         else:
             self._snapshot = int(snapshot_id)
 
+    def opened(self, state) -> None:
+        """The scanned snapshot is on screen; one that already has features (an unchanged
+        rescan carries them over, so no extraction follows) is labelled now."""
+        if state is not None and state.snapshot is not None and state.has_features:
+            self.features_ready(state.snapshot.id)
+
     def features_ready(self, snapshot_id: int) -> None:
         if self._service is None or self._snapshot != snapshot_id or self.h.state is None:
             return
@@ -109,7 +115,7 @@ class FirstLabels(QObject):
 
         self.h.status(f"Labelling every folder with {who}…", 0)
         self.job = run_job(
-            service.call("predict", settings, cfg, model_path=model_path), done,
+            service.call("predict", settings, cfg, model_path=model_path, snapshot_id=snapshot_id), done,
             title=TITLE, pool=Pool.JOBS, runner=self.h.runner,
         )
 

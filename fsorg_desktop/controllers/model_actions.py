@@ -42,6 +42,12 @@ class ModelActions(QObject):
         path = self.model_path
         return path if path and Path(path).is_dir() else None
 
+    def _snapshot_id(self) -> int | None:
+        """The snapshot on screen: "predict all" means its folders (after a rescan, not the
+        older snapshot the labels were made on)."""
+        st = self.h.state
+        return st.snapshot.id if st is not None and st.snapshot is not None else None
+
     def _needs_labels(self, what: str) -> bool:
         if self.h.labels.count() == 0:
             self.h.dialogs.message(
@@ -186,7 +192,8 @@ class ModelActions(QObject):
         cfg = load_config("predict", fine_tuning_dir() / "keep_baseline.json")
         self.h.labels.when_saved(
             lambda: model_ops.predict_op(
-                self.h.runner, settings, cfg, self._model_job_done("Baseline predictions"), title="Predict with baseline"
+                self.h.runner, settings, cfg, self._model_job_done("Baseline predictions"), title="Predict with baseline",
+                snapshot_id=self._snapshot_id(),
             )
         )
 
@@ -207,6 +214,7 @@ class ModelActions(QObject):
         cfg = load_config("predict")
         self.h.labels.when_saved(
             lambda: model_ops.predict_op(
-                self.h.runner, settings, cfg, self._model_job_done("Prediction"), model_path=path
+                self.h.runner, settings, cfg, self._model_job_done("Prediction"), model_path=path,
+                snapshot_id=self._snapshot_id(),
             )
         )

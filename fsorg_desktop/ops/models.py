@@ -34,12 +34,14 @@ def train_op(
 def predict_op(
     runner: JobRunner, settings: StorageSettings, config, on_done: OnDone, *,
     model_path: str | None = None, label_run_id: int | None = None, title: str = "Predict all folders",
+    snapshot_id: int | None = None,
 ) -> JobState:
-    """``engine.models.prediction.predict``: the baseline (``config.use_baseline``) or a trained model."""
+    """``engine.models.prediction.predict``: the baseline (``config.use_baseline``) or a trained model;
+    ``snapshot_id``: the snapshot on screen (its folders are predicted when the config asks for all)."""
     from engine.models.prediction import predict
 
     work = in_process(
-        predict, settings, config, model_path=model_path, label_run_id=label_run_id
+        predict, settings, config, model_path=model_path, label_run_id=label_run_id, snapshot_id=snapshot_id
     )
     return runner.run(work, on_done, title=title, pool=Pool.JOBS)
 
