@@ -270,6 +270,14 @@ class ShippedModel:
         m = load_model_folder(Path(path) if path else BASELINE_DIR, taxonomy=LABELS)
         key = f"X:shipped:{path}"
         if key not in D.cache:
+            from engine.models import base as B
+            from engine.models.embeddings import encode_texts
+            from engine.models.inputs import distinct_texts
+
+            missing = [t for t in distinct_texts(D.records, m.recipe) if t not in D.vecs]
+            if missing:  # e.g. an older baseline's prototype texts
+                body = B.shared_body(B.resolve_base_model(None))
+                D.vecs.update(zip(missing, encode_texts(body, missing)))
             D.cache[key] = build_matrix(D.records, m.recipe, D.vecs, D.emb_dim)
         self.m, self.X, self.D = m, D.cache[key], D
 
