@@ -13,7 +13,9 @@ by :func:`engine.models.inputs.build_matrix` - the path users' predictions take.
 A *source* is one repository of ``provenance.csv``.
 
 (a) Baseline, leave-one-source-out: for every source with >= 30 folders, the baseline
-    head is fitted on all other sources of both datasets and scores the held-out source.
+    head is fitted on all other sources of both datasets and scores the held-out source
+    (``heur+tree+mix`` is the shipped recipe: its heuristic-mix weight is chosen on the
+    training sources' out-of-fold first passes only, never on the held-out source).
 (b) The user's workflow on an unseen library: sources are grouped (largest first, each to
     the smallest group) into 4 disjoint libraries; each in turn is the user's library and
     the baseline is fitted on the other three: 50 diverse labels (the real diverse sampler)
@@ -171,7 +173,7 @@ class BaselineModel:
     training rows' neighbour inputs come from source-grouped out-of-fold first passes)."""
 
     def __init__(self, D: Data, train_idx, *, recipe_kind="heuristic", tree=False, tree_w=1.0, C=1.0,
-                 stack=False):
+                 stack=False, mix=None):
         from engine.models.inputs import build_matrix
         from engine.models.training import fit_head
 
@@ -198,6 +200,12 @@ class BaselineModel:
                 h = fit_head(self.Xall[a], [D.y[i] for i in a], self.used, C=C, seed=42)
                 P[b] = h.predict_proba(self.Xall[b])
             self.P_oof = P
+            self.alpha = 0.0
+            if mix == "auto":  # chosen on the training sources' out-of-fold first passes only
+                self.alpha = CO.choose_heuristic_mix(P[tr], [D.records[i] for i in tr], ytr,
+                                                     [D.source[i] for i in tr], self.used)
+            elif mix:
+                self.alpha = float(mix)
             NF = self._nf(P, {})
             if stack:
                 self.H = CO.heuristic_distribution(D.records, self.used)
@@ -233,7 +241,8 @@ class BaselineModel:
             return self.h2.predict_proba(CO.stack_inputs(P, self.H, NF, self.NFH)[rows])
         if self.tree == "h":
             NF = np.hstack([NF, self.NFH])
-        return self.h2.predict_proba(np.hstack([self.Xall[rows], self.tree_w * NF[rows]]))
+        P2 = self.h2.predict_proba(np.hstack([self.Xall[rows], self.tree_w * NF[rows]]))
+        return CO.mix_heuristic(P2, [self.D.records[i] for i in rows], self.used, self.alpha)
 
     def predict(self, rows) -> list[str]:
         return [self.used[j] for j in self.predict_proba(rows).argmax(axis=1)]
@@ -261,6 +270,14 @@ class ShippedModel:
         m = load_model_folder(Path(path) if path else BASELINE_DIR, taxonomy=LABELS)
         key = f"X:shipped:{path}"
         if key not in D.cache:
+            from engine.models import base as B
+            from engine.models.embeddings import encode_texts
+            from engine.models.inputs import distinct_texts
+
+            missing = [t for t in distinct_texts(D.records, m.recipe) if t not in D.vecs]
+            if missing:  # e.g. an older baseline's prototype texts
+                body = B.shared_body(B.resolve_base_model(None))
+                D.vecs.update(zip(missing, encode_texts(body, missing)))
             D.cache[key] = build_matrix(D.records, m.recipe, D.vecs, D.emb_dim)
         self.m, self.X, self.D = m, D.cache[key], D
 
@@ -437,6 +454,9 @@ BASELINE_VARIANTS = {
     "portable": {"recipe_kind": "portable"},
     "heuristic": {"recipe_kind": "heuristic"},
     "heur+tree": {"recipe_kind": "heuristic", "tree": True},
+    "heur+tree+mix": {"recipe_kind": "heuristic", "tree": True, "mix": "auto"},
+    "heur+tree+mix0.5": {"recipe_kind": "heuristic", "tree": True, "mix": 0.5},
+    "shipped": {"shipped": True},
     "heur+tree+nh": {"recipe_kind": "heuristic", "tree": "h"},
     "heur+tree C0.1": {"recipe_kind": "heuristic", "tree": True, "C": 0.1},
     "heur+tree C10": {"recipe_kind": "heuristic", "tree": True, "C": 10.0},
@@ -464,11 +484,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="reduced run for iteration (3 sources, 2 libraries)")
     ap.add_argument("--work", default=str(ROOT / "bench" / "out" / "quality"))
-    ap.add_argument("--baseline-variants", default="shipped-before,heuristic,heur+tree",
+    ap.add_argument("--baseline-variants", default="shipped-before,heuristic,heur+tree,heur+tree+mix",
                     help=f"comma-separated, of: {', '.join(BASELINE_VARIANTS)}")
     ap.add_argument("--user-variants", default="current,+warm",
                     help=f"comma-separated, of: {', '.join(USER_VARIANTS)}")
-    ap.add_argument("--user-baseline", default="heur+tree", help="baseline variant used at 0 labels in (b)")
+    ap.add_argument("--user-baseline", default="heur+tree+mix", help="baseline variant used at 0 labels in (b)")
     ap.add_argument("--skip-loso", action="store_true")
     ap.add_argument("--skip-workflow", action="store_true")
     ap.add_argument("--finetuned", type=int, metavar="K",

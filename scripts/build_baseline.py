@@ -56,14 +56,22 @@ def macro_ge3(y_true, y_pred) -> float:
     return m
 
 
-def tree_prediction(X, y, corpus, source, tr, te, head, used, C):
-    """Held-out labels after the tree-aware second pass, trained on the training sources only
-    (their neighbour inputs from first passes out-of-fold by source) and applied to the
-    held-out source inside its dataset's tree."""
+def tree_pass(X, y, records, source, dataset, used, C, mix):
+    """(second head, heuristic mix weight) fitted on these rows: the neighbour inputs and the
+    mix weight both come from first passes out-of-fold by source."""
+    P = CO.source_oof_probabilities(X, y, source, used, C=C)
+    h2 = CO.fit_tree_pass(X, y, records, source, dataset, used, C=C, P_oof=P)
+    alpha = CO.choose_heuristic_mix(P, records, y, source, used) if mix else 0.0
+    return h2, alpha
+
+
+def tree_prediction(X, y, corpus, source, tr, te, head, used, C, mix):
+    """Held-out labels after the tree-aware second pass (and the heuristic mix), trained on
+    the training sources only and applied to the held-out source inside its dataset's tree."""
     recs = corpus.records
-    h2 = CO.fit_tree_pass(X[tr], [y[i] for i in tr], [recs[i] for i in tr], [source[i] for i in tr],
-                          [corpus.dataset[i] for i in tr], used, C=C)
-    spec = CO.tree_spec(h2)
+    h2, alpha = tree_pass(X[tr], [y[i] for i in tr], [recs[i] for i in tr], [source[i] for i in tr],
+                          [corpus.dataset[i] for i in tr], used, C, mix)
+    spec = CO.tree_spec(h2, heuristic_mix=alpha, labels=used)
     ds = corpus.dataset[te[0]]
     lib = [i for i in range(len(recs)) if corpus.dataset[i] == ds]
     P2 = CO.apply_tree(spec, [recs[i] for i in lib], X[lib], head.predict_proba(X[lib]))
@@ -81,6 +89,9 @@ def main() -> int:
     ap.add_argument("--second-pass", choices=("tree", "none"), default="tree",
                     help="tree-aware second pass over neighbour label distributions "
                          "(engine/models/collective.py; default) or none")
+    ap.add_argument("--heuristic-mix", choices=("auto", "none"), default="auto",
+                    help="multiply the second pass's output by the rule-based guess to a power chosen on "
+                         "source-out-of-fold first passes (default) or not")
     a = ap.parse_args()
     dss = [Path(d) for d in (a.dataset or [SHARED / "ttrpg-dev", SHARED / "ttrpg-dev2"])]
     for d in dss:
@@ -116,7 +127,7 @@ def main() -> int:
         head = fit_head(X[tr], [y[i] for i in tr], used, C=a.C, seed=42)
         _, pred = predict_labels(head, X[te], used)
         if a.second_pass == "tree":
-            pred = tree_prediction(X, y, corpus, source, tr, te, head, used, a.C)
+            pred = tree_prediction(X, y, corpus, source, tr, te, head, used, a.C, a.heuristic_mix == "auto")
         held[s] = {"n": int(n), "macro_f1_classes_ge3": round(macro_ge3([y[i] for i in te], pred), 4)}
         print(f"  held out {s:<50} n={n:>4}  Macro F1 {held[s]['macro_f1_classes_ge3']:.3f}", flush=True)
     mean = float(np.mean([v["macro_f1_classes_ge3"] for v in held.values()]))
@@ -126,6 +137,7 @@ def main() -> int:
         "evaluation": "leave-one-source-out over the sources with >= 30 folders; Macro F1 over classes "
                       "with >= 3 held-out folders",
         "second_pass": a.second_pass,
+        "heuristic_mix": a.heuristic_mix if a.second_pass == "tree" else "none",
         "held_out_sources": held,
         "held_out_sources_mean_macro_f1_ge3": round(mean, 4),
     }
@@ -134,9 +146,11 @@ def main() -> int:
     extra = {}
     if a.second_pass == "tree":
         used = [lb for lb in taxonomy if lb in set(y)]
-        h2 = CO.fit_tree_pass(X, y, corpus.records, source, corpus.dataset, used, C=a.C)
+        h2, alpha = tree_pass(X, y, corpus.records, source, corpus.dataset, used, a.C, a.heuristic_mix == "auto")
+        print(f"heuristic mix weight (chosen on source-out-of-fold first passes): {alpha}")
         extra["collective"] = CO.tree_spec(
-            h2, chosen_on="first pass out-of-fold by source over " + " + ".join(d.name for d in dss))
+            h2, chosen_on="first pass out-of-fold by source over " + " + ".join(d.name for d in dss),
+            heuristic_mix=alpha, labels=used)
     out = build_baseline(
         corpus.records, y, labels=taxonomy, target=Path(a.out), C=a.C, body=body, metrics=metrics,
         source=" + ".join(f"{d.name}" for d in dss) + f" ({len(y)} labelled folders, extract-features rows)",

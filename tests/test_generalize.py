@@ -168,9 +168,11 @@ def _vectors(records, recipe):
     return dict(zip(texts, encode_texts(body, texts))), int(body.get_embedding_dimension())
 
 
-def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, listing):
+@pytest.mark.parametrize("mix", [0.0, 0.5])
+def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, listing, mix):
     """Fit the second pass on a real scanned tree, store it in a baseline folder, and check the
-    real predict path returns exactly the second pass's probabilities."""
+    real predict path returns exactly the second pass's probabilities (with ``mix``: times the
+    rule-based guess to that power)."""
     import csv
 
     from engine.core.jobs import never_stop, no_progress
@@ -188,7 +190,7 @@ def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, lis
     used = [lb for lb in label_names() if lb in set(y)]
     groups = [r.rel_path.split("/")[0] for r in recs]
     h2 = CO.fit_tree_pass(X, y, recs, groups, ["small"] * len(recs), used, C=1.0)
-    spec = CO.tree_spec(h2)
+    spec = CO.tree_spec(h2, heuristic_mix=mix, labels=used)
     model_dir = build_baseline(recs, y, labels=list(label_names()), target=tmp_path / "model", recipe=recipe,
                                extra_metadata={"collective": spec})
     m = load_model_folder(model_dir, taxonomy=list(label_names()))
@@ -211,6 +213,10 @@ def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, lis
     vecs_u, _ = _vectors(user_recs, m.recipe)  # the scanned root's name too
     Xu = build_matrix(user_recs, m.recipe, vecs_u, dim)
     P2 = CO.apply_tree(spec, user_recs, Xu, m.head.predict_proba(Xu))
+    if mix:
+        plain = CO.apply_tree({k: v for k, v in spec.items() if k != "heuristic_mix"}, user_recs, Xu,
+                              m.head.predict_proba(Xu))
+        assert np.allclose(P2, CO.mix_heuristic(plain, user_recs, used, mix), atol=1e-6)
     want = {r.rel_path: m.labels[int(P2[i].argmax())] for i, r in enumerate(user_recs) if r.depth >= 1}
     assert {p: got[p] for p in want} == want
     # ... and the second pass is not a no-op on this tree: the first pass alone differs somewhere
@@ -218,6 +224,40 @@ def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, lis
     P1 = m.head.predict_proba(Xu)
     first = {r.rel_path: m.labels[int(P1[i].argmax())] for i, r in enumerate(user_recs) if r.depth >= 1}
     assert first != want or all(want[p] == LABELS[p] for p in want)
+
+
+def test_heuristic_mix_pulls_towards_the_rules_and_its_weight_is_chosen_out_of_fold(scanned):
+    """The product of experts with the rule-based guess, and the choice of its weight on
+    source-out-of-fold first passes of a real scanned tree (no weight tuned by hand)."""
+    recs = [r for r in scanned if r.rel_path in LABELS]
+    y = [LABELS[r.rel_path] for r in recs]
+    labels = sorted(set(y))
+    guessed = [i for i, r in enumerate(recs) if r.heuristic_label in labels]
+    assert guessed
+    # a first pass that leans to a wrong label wherever the rules have a guess
+    P = np.full((len(recs), len(labels)), 0.1, np.float32)
+    for i, r in enumerate(recs):
+        wrong = next(lb for lb in labels if lb != r.heuristic_label)
+        P[i, labels.index(wrong)] = 0.25
+    P /= P.sum(axis=1, keepdims=True)
+    assert np.array_equal(CO.mix_heuristic(P, recs, labels, 0.0), P)
+    M = CO.mix_heuristic(P, recs, labels, 3.0)
+    assert np.allclose(M.sum(axis=1), 1.0, atol=1e-5)
+    assert all(labels[int(M[i].argmax())] == recs[i].heuristic_label for i in guessed)
+    # the weight chosen: the best of the grid on those first passes, and > 0 when the rules help
+    from engine.evaluation.report import macro_f1_min_support
+
+    groups = [r.rel_path.split("/")[0] for r in recs]
+    a = CO.choose_heuristic_mix(P, recs, y, groups, labels, min_group=30)
+    assert a in CO.MIX_GRID
+
+    def score(alpha):
+        pred = [labels[int(j)] for j in CO.mix_heuristic(P, recs, labels, alpha).argmax(axis=1)]
+        return macro_f1_min_support(y, pred, 3)[0]
+
+    assert score(a) == max(score(g) for g in CO.MIX_GRID) and score(a) > score(0.0)
+    with pytest.raises(ValueError):
+        CO.tree_spec(None, heuristic_mix=0.5)
 
 
 def test_warm_start_keeps_the_corpus_and_lets_the_users_labels_win(tmp_path, listing):

@@ -226,10 +226,19 @@ def stack_inputs(P: np.ndarray, H: np.ndarray, NF: np.ndarray, NFH: np.ndarray |
 TREE_VERSION = 1
 
 
-def tree_spec(head, *, weight: float = 1.0, chosen_on: str = "") -> dict:
+def tree_spec(
+    head, *, weight: float = 1.0, chosen_on: str = "", heuristic_mix: float = 0.0,
+    labels: Sequence[str] | None = None,
+) -> dict:
     """The stored second pass (model metadata ``collective``): its head over
-    ``[X | weight * neighbour features]``, a few thousand numbers kept in ``metadata.json``."""
+    ``[X | weight * neighbour features]``, a few thousand numbers kept in ``metadata.json``;
+    with ``heuristic_mix`` > 0 its output is then multiplied by the rule-based guess to that
+    power (:func:`mix_heuristic`; ``labels``: the head's label columns, needed then)."""
+    if heuristic_mix and not labels:
+        raise ValueError("a heuristic mix needs the head's labels")
+    extra = {"heuristic_mix": float(heuristic_mix), "labels": list(labels)} if heuristic_mix else {}
     return {
+        **extra,
         "kind": "tree",
         "version": TREE_VERSION,
         "weight": float(weight),
@@ -259,22 +268,12 @@ def library_neighbour_features(records: Sequence[FolderRecord], P: np.ndarray, l
     return out
 
 
-def fit_tree_pass(
-    X: np.ndarray,
-    y: Sequence[str],
-    records: Sequence[FolderRecord],
-    groups: Sequence[str],
-    library: Sequence[str],
-    labels: Sequence[str],
-    *,
-    C: float = 1.0,
-    seed: int = 42,
-    folds: int = 4,
-    weight: float = 1.0,
-):
-    """The second head, trained on neighbour distributions from first passes that are
-    out-of-fold by ``groups`` (sources): it must learn how far to trust the neighbours'
-    predictions on a library the first pass never saw, not on its own training rows."""
+def source_oof_probabilities(
+    X: np.ndarray, y: Sequence[str], groups: Sequence[str], labels: Sequence[str], *, C: float = 1.0,
+    seed: int = 42, folds: int = 4,
+) -> np.ndarray:
+    """First-pass probabilities of every row from a head that never saw the row's group
+    (source): ``folds`` folds of whole groups, largest groups dealt round-robin."""
     from engine.models.training import fit_head
 
     sizes: dict[str, int] = defaultdict(int)
@@ -289,8 +288,85 @@ def fit_tree_pass(
             continue
         h = fit_head(X[a], [y[i] for i in a], labels, C=C, seed=seed)
         P[b] = h.predict_proba(X[b])
-    X2 = np.hstack([X, weight * library_neighbour_features(records, P, library)])
+    return P
+
+
+def fit_tree_pass(
+    X: np.ndarray,
+    y: Sequence[str],
+    records: Sequence[FolderRecord],
+    groups: Sequence[str],
+    library: Sequence[str],
+    labels: Sequence[str],
+    *,
+    C: float = 1.0,
+    seed: int = 42,
+    folds: int = 4,
+    weight: float = 1.0,
+    P_oof: np.ndarray | None = None,
+):
+    """The second head, trained on neighbour distributions from first passes that are
+    out-of-fold by ``groups`` (sources): it must learn how far to trust the neighbours'
+    predictions on a library the first pass never saw, not on its own training rows.
+    ``P_oof``: those first passes, when the caller already has them
+    (:func:`source_oof_probabilities` with the same arguments)."""
+    from engine.models.training import fit_head
+
+    if P_oof is None:
+        P_oof = source_oof_probabilities(X, y, groups, labels, C=C, seed=seed, folds=folds)
+    X2 = np.hstack([X, weight * library_neighbour_features(records, P_oof, library)])
     return fit_head(X2, list(y), labels, C=C, seed=seed)
+
+
+# ------------------------------------------------------------- the rules as a second expert
+#
+# Measured leave-one-source-out (bench/quality.py, issue 14): the head, trained on a few
+# dozen sources, learns their naming conventions and on a new library overrides the
+# rule-based guess where the rules were right (a sound-effects or map library whose
+# conventions the corpus lacks). A product of experts - the tree pass's distribution times
+# the heuristic's distribution to a power ``alpha`` - lets the rules pull back. ``alpha`` is
+# not tuned by hand: :func:`choose_heuristic_mix` picks it on first passes that are
+# out-of-fold by source, i.e. on how the rules and the head combine on sources the head
+# never saw.
+
+MIX_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+
+
+def mix_heuristic(P: np.ndarray, records: Sequence[FolderRecord], labels: Sequence[str], alpha: float) -> np.ndarray:
+    """``P * heuristic ** alpha``, renormalized (``alpha`` 0: ``P`` unchanged)."""
+    P = np.asarray(P, np.float32)
+    if not alpha or not len(P):
+        return P
+    H = heuristic_distribution(records, labels)
+    logp = np.log(np.clip(P, 1e-6, 1.0)) + float(alpha) * np.log(np.clip(H, 1e-6, 1.0))
+    logp -= logp.max(axis=1, keepdims=True)
+    Q = np.exp(logp)
+    return (Q / Q.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def choose_heuristic_mix(
+    P_oof: np.ndarray, records: Sequence[FolderRecord], y: Sequence[str], groups: Sequence[str],
+    labels: Sequence[str], *, grid: Sequence[float] = MIX_GRID, min_group: int = 30,
+) -> float:
+    """The ``alpha`` of :func:`mix_heuristic` with the best mean Macro F1 (classes >= 3)
+    over the groups of >= ``min_group`` rows (all rows pooled when no group is that big),
+    on source-out-of-fold first passes ``P_oof``; ties go to the smaller ``alpha``."""
+    from engine.evaluation.report import macro_f1_min_support
+
+    y = list(y)
+    by: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        by[g].append(i)
+    sets = [rows for rows in by.values() if len(rows) >= min_group] or [list(range(len(y)))]
+    best = (-1.0, 0.0)
+    for a in grid:
+        pred = [labels[j] for j in mix_heuristic(P_oof, records, labels, a).argmax(axis=1)]
+        scores = [macro_f1_min_support([y[i] for i in rows], [pred[i] for i in rows], 3)[0] for rows in sets]
+        scores = [s for s in scores if s == s]  # NaN: no class with 3 folders
+        m = float(np.mean(scores)) if scores else 0.0
+        if m > best[0] + 1e-9:
+            best = (m, float(a))
+    return best[1]
 
 
 def apply_tree(spec: Mapping, records: Sequence[FolderRecord], X: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -298,7 +374,18 @@ def apply_tree(spec: Mapping, records: Sequence[FolderRecord], X: np.ndarray, P:
     among them) from their inputs ``X`` and first-pass probabilities ``P``."""
     head = _spec_head(spec, P.shape[1], X.shape[1])
     NF = neighbour_features(tree_index(records), P)
-    return head.predict_proba(np.hstack([X, float(spec.get("weight", 1.0)) * NF]).astype(np.float32))
+    out = head.predict_proba(np.hstack([X, float(spec.get("weight", 1.0)) * NF]).astype(np.float32))
+    return _spec_mix(spec, out, records)
+
+
+def _spec_mix(spec: Mapping, P: np.ndarray, records: Sequence[FolderRecord]) -> np.ndarray:
+    a = float(spec.get("heuristic_mix") or 0.0)
+    if not a:
+        return P
+    labels = list(spec.get("labels") or [])
+    if len(labels) != P.shape[1]:
+        raise ValueError(f"second pass mixes {len(labels)} heuristic labels into {P.shape[1]} columns")
+    return mix_heuristic(P, records, labels, a)
 
 
 def second_pass_for_targets(
@@ -326,7 +413,7 @@ def second_pass_for_targets(
         X = matrix(list(targets[s : s + chunk]))
         head = _spec_head(spec, P.shape[1], X.shape[1])
         out.append(head.predict_proba(np.hstack([X, w * NF[s : s + chunk]]).astype(np.float32)))
-    return np.concatenate(out).astype(np.float32) if out else P[:0]
+    return _spec_mix(spec, np.concatenate(out).astype(np.float32), targets) if out else P[:0]
 
 
 def predict_second_pass(training, model, targets, snapshot_id, probs, *, get_body, batch_size, should_stop):
