@@ -324,8 +324,9 @@ def user_libraries(D: Data, k: int = 4) -> list[list[str]]:
     return groups
 
 
-def workflow(D: Data, lib_sources: list[str], variant: dict, base: BaselineModel, rounds=(50, 50, 50)):
-    """Macro F1 on the not-yet-labelled folders at 0, 50, 100, 150 labels, and the last train time."""
+def workflow(D: Data, lib_sources: list[str], variant: dict, base: BaselineModel, rounds=(50, 50, 50), seed=42):
+    """Macro F1 on the not-yet-labelled folders at 0, 50, 100, 150 labels, and the last train time.
+    ``seed``: the diverse sampler's (which 50 folders the user labels first; the rest follows)."""
     from engine.active.label_next import pick_uncertain
     from engine.models.inputs import DEFAULT_RECIPE, build_matrix
     from engine.models.loading import embedding_part, parent_path
@@ -357,7 +358,7 @@ def workflow(D: Data, lib_sources: list[str], variant: dict, base: BaselineModel
         unl = [i for i in range(len(recs)) if i not in set(labelled)]
         if r == 0:
             cands = [D.candidates[recs[i].folder_id] for i in unl]
-            picked_ids = {c.folder_id for c in select_samples(cands, n, 0.7, 42)}
+            picked_ids = {c.folder_id for c in select_samples(cands, n, 0.7, seed)}
             pick = [i for i in unl if recs[i].folder_id in picked_ids]
         else:
             Pu = P[unl]
@@ -384,10 +385,18 @@ def workflow(D: Data, lib_sources: list[str], variant: dict, base: BaselineModel
         if warm:  # what model train does (engine/models/warmstart.py): corpus rows of the user's labels
             from engine.models.warmstart import fit_warm_head
 
-            h = fit_warm_head(X[labelled], ylab, Xc, yc, used, weight=warm, C=1.0, seed=42)
+            h = fit_warm_head(X[labelled], ylab, Xc, yc, used, weight=warm, C=variant.get("C", 1.0), seed=42)
         else:
-            h = fit_head(X[labelled], ylab, used, C=1.0, seed=42)
+            h = fit_head(X[labelled], ylab, used, C=variant.get("C", 1.0), seed=42)
         P = h.predict_proba(X)
+        if variant.get("mix"):  # the rule-based guess as a second expert, as the baseline does
+            P = CO.mix_heuristic(P, recs, used, variant["mix"])
+        if variant.get("base"):  # the baseline's distribution as a prior: P * P_base ** beta
+            Pb = base.predict_proba(lib)
+            Pb = Pb[:, [base.used.index(lb) if lb in base.used else 0 for lb in used]]
+            lp = np.log(np.clip(P, 1e-6, 1)) + variant["base"] * np.log(np.clip(Pb, 1e-6, 1))
+            P = np.exp(lp - lp.max(axis=1, keepdims=True))
+            P /= P.sum(axis=1, keepdims=True)
         if variant.get("tree"):
             known = {i: used.index(y[i]) for i in labelled}
             X2 = CO.second_pass_inputs(X, idx, P, known, variant.get("tree_w", 1.0))
@@ -477,6 +486,15 @@ USER_VARIANTS = {
     "+warm0.5": {"warm": 0.5},
     "+warm+families": {"warm": 1.0, "families": True},
     "+warm+heur": {"warm": 1.0, "heur": True},
+    "+warm+mix0.2": {"warm": 1.0, "mix": 0.2},
+    "+warm+mix0.4": {"warm": 1.0, "mix": 0.4},
+    "+warm+mix0.1": {"warm": 1.0, "mix": 0.1},
+    "+warm+mix0.3": {"warm": 1.0, "mix": 0.3},
+    "+warm+mix0.2+base0.3": {"warm": 1.0, "mix": 0.2, "base": 0.3},
+    "+warm+base0.3": {"warm": 1.0, "base": 0.3},
+    "+warm+base0.6": {"warm": 1.0, "base": 0.6},
+    "+warm C0.3": {"warm": 1.0, "C": 0.3},
+    "+warm C3": {"warm": 1.0, "C": 3.0},
 }
 
 
@@ -490,6 +508,8 @@ def main() -> int:
                     help=f"comma-separated, of: {', '.join(USER_VARIANTS)}")
     ap.add_argument("--user-baseline", default="heur+tree+mix", help="baseline variant used at 0 labels in (b)")
     ap.add_argument("--skip-loso", action="store_true")
+    ap.add_argument("--seeds", type=int, default=1, metavar="N",
+                    help="(b) N first samples per library (sampler seeds 42, 43, ...): each row is the mean")
     ap.add_argument("--skip-workflow", action="store_true")
     ap.add_argument("--finetuned", type=int, metavar="K",
                     help="also train library K's 150 warm-start labels through the real model train "
@@ -527,7 +547,11 @@ def main() -> int:
             others = [i for i in range(len(D.y)) if D.source[i] not in set(lib)]
             base = BaselineModel(D, others, **BASELINE_VARIANTS[a.user_baseline])
             for v, kw in uvars.items():
-                sc, ts, nf = workflow(D, lib, kw, base)
+                runs = [workflow(D, lib, kw, base, seed=42 + k) for k in range(a.seeds)]
+                sc = list(np.mean([r[0] for r in runs], axis=0))
+                ts, nf = runs[-1][1], runs[-1][2]
+                if a.seeds > 1:
+                    print(f"  library {li + 1} {v}: at 150 per seed " + " ".join(f"{r[0][-1]:.3f}" for r in runs))
                 rows.append((li, v, nf, sc, ts))
                 print(f"  library {li + 1} ({nf} folders, {len(lib)} sources) {v:<12} "
                       + " ".join(f"{x:.3f}" for x in sc) + f"  train@150 {ts:.1f}s", flush=True)
