@@ -504,11 +504,11 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "bench" / "out" / "quality"))
     ap.add_argument("--baseline-variants", default="shipped-before,heuristic,heur+tree,heur+tree+mix",
                     help=f"comma-separated, of: {', '.join(BASELINE_VARIANTS)}")
-    ap.add_argument("--user-variants", default="current,+warm",
+    ap.add_argument("--user-variants", default="current,+warm,+warm+mix0.2",
                     help=f"comma-separated, of: {', '.join(USER_VARIANTS)}")
     ap.add_argument("--user-baseline", default="heur+tree+mix", help="baseline variant used at 0 labels in (b)")
     ap.add_argument("--skip-loso", action="store_true")
-    ap.add_argument("--seeds", type=int, default=1, metavar="N",
+    ap.add_argument("--seeds", type=int, default=5, metavar="N",
                     help="(b) N first samples per library (sampler seeds 42, 43, ...): each row is the mean")
     ap.add_argument("--skip-workflow", action="store_true")
     ap.add_argument("--finetuned", type=int, metavar="K",
@@ -559,7 +559,7 @@ def main() -> int:
             lib = libs[a.finetuned - 1]
             others = [i for i in range(len(D.y)) if D.source[i] not in set(lib)]
             base = BaselineModel(D, others, **BASELINE_VARIANTS[a.user_baseline])
-            sc, _, nf = workflow(D, lib, USER_VARIANTS["+warm"], base)
+            sc, _, nf = workflow(D, lib, USER_VARIANTS["+warm+mix0.2"], base)  # what model train does
             f, secs = finetuned_run(D, Path(a.work), lib, workflow.last[0])
             print(f"  library {a.finetuned}: 150 labels, frozen body + warm start {sc[-1]:.3f}; "
                   f"fine-tuned body (real model train) + warm start {f:.3f}, train {secs:.0f} s", flush=True)

@@ -301,3 +301,49 @@ def test_a_labelled_only_prediction_reads_only_the_targets_neighbourhood(scanned
     near = {r.rel_path for r in CO.neighbourhood([by["Abyssal Brews/Tokens/Orc"]], recs)}
     assert near == {"Abyssal Brews/Tokens"} | {p for p in LABELS if p.startswith("Abyssal Brews/Tokens/")}
     assert "Tom Cartos" not in near and "Abyssal Brews" not in near
+
+
+@pytest.mark.parametrize("mix", [0.0, 0.5])
+def test_user_model_takes_the_rule_based_guess_as_a_second_expert(tmp_path, listing, mix):
+    """``model train`` with ``heuristic_mix``: the saved head's probabilities are the learned
+    head's times the heuristic's distribution ** mix, so predict (and Label next, Explain, the
+    train report: they all call the head) compute exactly that; 0 leaves the head as it was."""
+    from engine.core.config import TrainConfig
+    from engine.core.jobs import never_stop, no_progress
+    from engine.core.taxonomy import label_names
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
+    from engine.models.inputs import build_matrix
+    from engine.models.modelio import Head, load_model_folder
+    from engine.models.training import train_model
+
+    tree = materialize_listing(listing, tmp_path / "tree")
+    settings = StorageSettings.from_storage_arg(tmp_path / "data")
+    g = gather(tree, settings)
+    dbs = Databases.open(settings)
+    try:
+        extract_features(dbs, g.snapshot_id, load_config("extract_features"))
+        recs = load_records(dbs.training, snapshot_id=g.snapshot_id)
+        by_path = {r.rel_path: r for r in recs}
+        with dbs.training.begin() as c:
+            run = create_label_run(c, labeler="test", source="test", snapshot_id=g.snapshot_id)
+            set_labels(c, run, [LabelRow(by_path[p].folder_id, g.snapshot_id, p, lb, None) for p, lb in LABELS.items()])
+    finally:
+        dbs.dispose()
+    cfg = TrainConfig(max_steps=0, heuristic_mix=mix, warm_start_weight=None, abstain_precision=None)
+    train_model(settings, cfg, model_path=tmp_path / "model", progress=no_progress, should_stop=never_stop)
+    m = load_model_folder(tmp_path / "model", taxonomy=list(label_names()))
+    if not mix:
+        assert "heuristic_prior" not in m.recipe
+        return
+    spec = m.recipe["heuristic_prior"]
+    assert spec == {"labels": m.labels, "alpha": 0.5}
+    L = len(m.labels)
+    assert np.allclose(m.head.coef[:, -L:], 0.5 * np.eye(L))
+    vecs, dim = _vectors(recs, m.recipe)
+    X = build_matrix(recs, m.recipe, vecs, dim)
+    learned = Head(m.head.coef.copy(), m.head.intercept.copy())
+    learned.coef[:, -L:] = 0.0
+    want = CO.mix_heuristic(learned.predict_proba(X), recs, m.labels, 0.5)
+    assert np.allclose(m.head.predict_proba(X), want, atol=1e-5)
+    # the mix moves something on this tree (the rules have a say), and never adds a label
+    assert not np.allclose(learned.predict_proba(X), want, atol=1e-3)

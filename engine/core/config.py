@@ -171,6 +171,15 @@ class TrainConfig(_Base):
             "together weighing this many times the corpus (issue 14: better on every unseen library); null: off",
         ),
     )
+    heuristic_mix: float = field(
+        default=0.2,
+        metadata=_rng(
+            0.0,
+            10.0,
+            help="the rule-based guess as a second expert: the head's probabilities times the heuristic's "
+            "distribution to this power (issue 14: 0.868 -> 0.887 Macro F1 at 150 labels on unseen libraries); 0: off",
+        ),
+    )
     abstain_precision: float | None = field(
         default=0.8,
         metadata=_rng(

@@ -293,7 +293,28 @@ def _extra_dim(recipe: dict[str, Any]) -> int:
     h = recipe.get("heuristic")
     if h:
         d += len(h["labels"]) + len(h.get("rules") or [])
+    d += prior_width(recipe)
     return d
+
+
+def prior_width(recipe: dict[str, Any]) -> int:
+    """Columns of the ``heuristic_prior`` block (always the matrix's last ones), 0 without it."""
+    spec = recipe.get("heuristic_prior")
+    return len(spec["labels"]) if spec else 0
+
+
+def heuristic_log_prior(r: FolderRecord, labels: Sequence[str]) -> list[float]:
+    """log of the rule-based guess as a distribution over ``labels``: its confidence (kept
+    within 0.05–0.95) on its label, the rest spread evenly; no guess, or a label outside
+    ``labels``: uniform (a constant, which a softmax ignores)."""
+    n = len(labels)
+    if n < 2 or r.heuristic_label not in labels:
+        return [math.log(1.0 / max(n, 1))] * n
+    c = min(max(float(r.heuristic_confidence if r.heuristic_confidence is not None else 1.0), 0.05), 0.95)
+    rest = math.log((1 - c) / (n - 1))
+    out = [rest] * n
+    out[list(labels).index(r.heuristic_label)] = math.log(c)
+    return out
 
 
 def heuristic_features(r: FolderRecord, spec: dict[str, Any]) -> list[float]:
@@ -334,6 +355,12 @@ def check_recipe(recipe: dict[str, Any]) -> None:
         isinstance(h, dict) and isinstance(h.get("labels"), list) and isinstance(h.get("rules", []), list)
     ):
         raise ValueError("heuristic must name its labels (and rules) as lists")
+    hp = recipe.get("heuristic_prior")
+    if hp is not None and not (
+        isinstance(hp, dict) and isinstance(hp.get("labels"), list) and isinstance(hp.get("alpha"), (int, float))
+        and hp["alpha"] >= 0
+    ):
+        raise ValueError("heuristic_prior must name its labels (a list) and alpha (a number >= 0)")
 
 
 def distinct_texts(records: Iterable[FolderRecord], recipe: dict[str, Any]) -> list[str]:
@@ -382,6 +409,7 @@ def build_matrix(
     P = np.stack(proto_means) if proto_means else None
     hspec = recipe.get("heuristic")
     hw = float(hspec.get("weight", 1.0)) if hspec else 0.0
+    prior_labels = (recipe.get("heuristic_prior") or {}).get("labels") or []
     base = emb_dim * len(blocks)
     out = np.zeros((len(records), base + _extra_dim(recipe)), dtype=np.float32)
     for i, r in enumerate(records):
@@ -416,6 +444,9 @@ def build_matrix(
         if hspec:
             hf = heuristic_features(r, hspec)
             out[i, col : col + len(hf)] = np.asarray(hf, dtype=np.float32) * hw
+            col += len(hf)
+        if prior_labels:
+            out[i, col : col + len(prior_labels)] = heuristic_log_prior(r, prior_labels)
     return out
 
 

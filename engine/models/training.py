@@ -223,6 +223,8 @@ def _train(dbs, settings, config, label_run_id, model_path, progress, should_sto
     base_key = B.body_key(base_path)
     emb_dim = int(body.get_embedding_dimension())
     recipe = dict(DEFAULT_RECIPE)
+    if config.heuristic_mix:  # issue 14: the rule-based guess as a second expert (warmstart.with_heuristic_prior)
+        recipe["heuristic_prior"] = {"labels": list(labels_used), "alpha": float(config.heuristic_mix)}
     check_stop(should_stop)
 
     from engine.models.embeddings import embed_cached

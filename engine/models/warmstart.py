@@ -122,11 +122,15 @@ def warm_fitter(config, recipe, labels, *, training, model_key, emb_dim, get_bod
             with _one_blas_thread():
                 return fit_head(X, y, labels, C=config.head_c, seed=config.seed)
 
-        return plain
+        return with_heuristic_prior(plain, recipe, labels)
     recs, yc = corpus
     progress(0.0, f"embedding the shipped corpus ({len(recs)} folders) for the warm start")
     Xc = featurize(recs, recipe, training=training, model_key=model_key, emb_dim=emb_dim, get_body=get_body,
                    batch_size=128, progress=progress, should_stop=should_stop)
+    from engine.models.inputs import prior_width
+
+    if prior_width(recipe):  # the corpus rows teach the learned part only (see with_heuristic_prior)
+        Xc[:, -prior_width(recipe):] = 0.0
     notes.append(f"warm start: the head also learned from the {len(recs)}-folder corpus shipped with the baseline "
                  f"(your labels together weigh {weight:g}x the corpus)")
 
@@ -134,4 +138,33 @@ def warm_fitter(config, recipe, labels, *, training, model_key, emb_dim, get_bod
         with _one_blas_thread():
             return fit_warm_head(X, y, Xc, yc, labels, weight=float(weight), C=config.head_c, seed=config.seed)
 
-    return warm
+    return with_heuristic_prior(warm, recipe, labels)
+
+
+def with_heuristic_prior(fit, recipe, labels):
+    """``fit`` for a recipe with a ``heuristic_prior`` block (issue 14): the head learns from
+    every other column, then its weights on the block (the log of the rule-based guess as a
+    distribution over ``labels``) are set to ``alpha`` times the identity. So the head's
+    probabilities are ``P_learned * heuristic ** alpha`` (renormalized): the rule-based guess
+    as a second expert, as in the shipped baseline. Being part of the head, it is what the
+    train report, abstention, Label next, Explain and predict all compute."""
+    from engine.models.inputs import prior_width
+
+    spec = recipe.get("heuristic_prior")
+    width = prior_width(recipe)
+    if not width:
+        return fit
+    alpha = float(spec["alpha"])
+    prior_labels = list(spec["labels"])
+
+    def fitted(X, y):
+        Xz = np.array(X, dtype=np.float32, copy=True)
+        Xz[:, -width:] = 0.0  # zero columns: the regularized fit gives them zero weight
+        head = fit(Xz, y)
+        head.coef[:, -width:] = 0.0
+        for k, lb in enumerate(labels):
+            if lb in prior_labels:
+                head.coef[k, head.coef.shape[1] - width + prior_labels.index(lb)] = alpha
+        return head
+
+    return fitted
