@@ -8,7 +8,6 @@ sits in a scroll area, so the charts' minimum size never sets the window's.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -37,6 +36,10 @@ class ResultsTab(QScrollArea):
         self._runner = runner
         self._dbs: Databases | None = None
         self._labels: LabelController | None = None
+        # Set by module_loaded when the background import has *finished*: the module is in
+        # sys.modules from the moment that import starts, so that is no sign it is complete
+        # (in the frozen bundle the UI thread then saw a half-imported module).
+        self._module_ready = False
         self.panel = None  # ResultsPanel of the open library, once built
         self._pending: int | None = None  # an eval run to show when the tab is opened
         self.empty = QLabel(EMPTY_TEXT)
@@ -75,7 +78,7 @@ class ResultsTab(QScrollArea):
             return self.panel
         if self._dbs is None or self._labels is None:
             return None
-        if RESULTS_MODULE not in sys.modules:
+        if not self._module_ready:
             return None  # still importing in the background; built when the import is done
         from fsorg_desktop.views.results_view import ResultsPanel
 
@@ -106,6 +109,7 @@ class ResultsTab(QScrollArea):
             splitter.setSizes([total - want, want])
 
     def module_loaded(self, error: BaseException | None) -> None:
+        self._module_ready = error is None
         if error is not None:
             self.empty.setText(f"The results view is not available: {error}")
         elif self.is_current():
