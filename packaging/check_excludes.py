@@ -26,6 +26,8 @@ EXCLUDED = (
     "datasets", "pyarrow", "pandas", "setfit", "evaluate",
     "multiprocess", "dill", "xxhash", "aiohttp", "aiosignal", "frozenlist", "multidict", "yarl",
     "propcache", "aiohappyeyeballs", "fsspec", "hf_xet", "networkx",
+    # build and test tools: only torch's C++-extension builder and test helpers import them
+    "setuptools", "pkg_resources", "distutils", "_pytest",
 )
 # torch needs sympy (torch.fx imports it unconditionally), so sympy and mpmath stay.
 
