@@ -18,13 +18,27 @@ find "$I/torch/bin" -mindepth 1 -maxdepth 1 ! -name torch_shm_manager -exec rm -
 for n in datasets pyarrow pandas setfit evaluate multiprocess dill xxhash aiohttp fsspec hf_xet networkx; do
   rm -rf "$I/${n}"-*.dist-info
 done
-# Non-dynamic symbol tables of torch's own libraries (85 MB); never the auditwheel-vendored
-# libraries (numpy.libs, scipy.libs: strip corrupts them).
-if command -v strip >/dev/null; then
-  strip --strip-unneeded "$I/torch/lib/libtorch_cpu.so" "$I/torch/lib/libtorch_python.so"
-fi
+# Symbol tables and debug info of every shared library and extension module (torch's 85 MB,
+# libpython's 17, Python's own modules, tokenizers, SQLAlchemy, scipy ...): strip_libs.py keeps
+# a stripped copy only where what the loader maps is byte-for-byte unchanged, so the
+# auditwheel-rewritten libraries (numpy.libs, scipy.libs), which a plain strip corrupts, stay.
+python3 packaging/strip_libs.py "$DIST"
 # Qt's translations of its own dialogs: fsorg's UI is English only.
 rm -rf "$I/PySide6/Qt/translations"
+# Qt platforms for embedded and remote displays (framebuffer, EGLFS, VNC, Vulkan display) and
+# the touch/tablet input plugins they use: the app runs on xcb, wayland (and offscreen).
+Q="$I/PySide6/Qt"
+rm -f "$Q"/plugins/platforms/lib{qlinuxfb,qeglfs,qminimalegl,qvnc,qvkkhrdisplay}.so
+rm -rf "$Q/plugins/egldeviceintegrations" "$Q/plugins/generic"
+rm -f "$Q"/lib/libQt6{EglFSDeviceIntegration,EglFsKmsSupport,Network}.so.6
+# scipy.libs carries byte-identical copies of numpy.libs' gfortran and quadmath (same names, same
+# sonames: the loader maps the one already loaded): a link to numpy's copy.
+for f in "$I"/scipy.libs/*; do
+  n="$I/numpy.libs/$(basename "$f")"
+  if [ -f "$f" ] && [ ! -L "$f" ] && [ -f "$n" ] && cmp -s "$f" "$n"; then
+    ln -sf "../numpy.libs/$(basename "$f")" "$f"
+  fi
+done
 
 after=$(du -sb "$DIST" | cut -f1)
 echo "[slim] $DIST: $((before / 1000000)) MB -> $((after / 1000000)) MB" >&2
