@@ -42,8 +42,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DEV = ROOT.parent / "shared" / "datasets"
 
 
-def make_library(work: Path, n: int) -> Path:
-    listing = DEV / "ttrpg-dev" / "files.txt"
+def make_library(work: Path, n: int, dataset: str = "ttrpg-dev") -> Path:
+    listing = DEV / dataset / "files.txt"
     if listing.is_file():
         folders: set[str] = set()
         keep: list[str] = []
@@ -162,10 +162,11 @@ def main() -> int:
     ap.add_argument("--folders", type=int, default=1000)
     ap.add_argument("--overlap", action="store_true", help="load the body while scanning and extracting")
     ap.add_argument("--app", action="store_true", help="drop the library on the real window")
+    ap.add_argument("--dataset", default="ttrpg-dev", help="which dataset's folders (ttrpg-dev: 851 in all)")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fsorg-first-"))
     os.environ["FS_ORGANIZER_BASE_PATH"] = str(work / "base")
-    lib = make_library(work, a.folders)
+    lib = make_library(work, a.folders, a.dataset)
     load = os.getloadavg()
     print(f"library: {lib}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
     if a.app:
