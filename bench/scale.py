@@ -162,14 +162,18 @@ def step_predict(data: str, which: str) -> dict:
     load = _load()
     out_csv = str(Path(data).parent / "predictions.csv")
     r, wall = _run([sys.executable, str(HERE / "predict.py"), "--child", "--data", data, "--out-csv", out_csv])
+    con = sqlite3.connect(Path(data) / "training.db")
+    cached = con.execute("SELECT count(*) FROM embedding_cache").fetchone()[0]
+    con.close()
     print(
         f"predict {which}: {r['n']:,} folders in {r['seconds']:.1f} s = {r['n'] / r['seconds']:,.0f} folders/s "
-        f"(process {wall:.1f} s); body loaded: {'yes' if r['encoded'] else 'no'}; peak RSS {r['rss_mb']:.0f} MB; "
+        f"(process {wall:.1f} s); body loaded: {'yes' if r['encoded'] else 'no'} ({cached:,} distinct texts cached); "
+        f"peak RSS {r['rss_mb']:.0f} MB; "
         f"load {load}",
         flush=True,
     )
     return {"step": f"predict, {which}", "seconds": r["seconds"], "rss_mb": r["rss_mb"], "load": load,
-            "note": f"{r['n'] / r['seconds']:,.0f} folders/s"}
+            "note": f"{r['n'] / r['seconds']:,.0f} folders/s, {cached:,} distinct texts"}
 
 
 def main() -> int:

@@ -36,6 +36,7 @@ def batch_size_for(texts: Sequence[str]) -> int:
 
 
 _LIBC: Any = None
+TRIM_EVERY = 8  # chunks of encoded texts between two release_freed_memory() calls
 
 
 def release_freed_memory() -> None:
@@ -43,8 +44,9 @@ def release_freed_memory() -> None:
 
     Why: each encoding batch allocates and frees tens of MB of token and activation buffers;
     glibc keeps the freed pages in its arenas, so without this the resident size grows batch
-    after batch (bench/predict.py cold, 100,000 folders: ~+200 MB over 110 chunks). A call
-    costs well under a millisecond per chunk of 256 texts.
+    after batch (bench/predict.py cold, 100,000 folders: ~+200 MB over 110 chunks). Called every
+    ``TRIM_EVERY`` chunks: each call makes the next batches fault their buffers in again, so
+    calling it after every chunk cost encoding time in a side-by-side run (noisy under load).
     """
     global _LIBC
     if _LIBC is None:
@@ -146,7 +148,8 @@ def embed_cached(
             cache_store(training, model_key, new)
         found.update(new)
         del vecs, new
-        release_freed_memory()
+        if (i // chunk) % TRIM_EVERY == TRIM_EVERY - 1:
+            release_freed_memory()
         done += len(part)
         rate = done / max(time.monotonic() - start, 1e-6)
         eta = (len(missing) - done) / rate if rate else 0.0
@@ -154,4 +157,5 @@ def embed_cached(
             done / len(missing),
             f"encoded {done}/{len(missing)} new texts ({rate:.0f}/s), ETA {int(eta) // 60}:{int(eta) % 60:02d}",
         )
+    release_freed_memory()
     return found
