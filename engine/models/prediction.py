@@ -323,26 +323,24 @@ def _predict_with_tree(
     rounding; peak memory stays a chunk of inputs plus a few numbers per folder.
     """
     from engine.models.collective import _spec_head, neighbour_features, tree_index
-    from engine.models.inputs import build_matrix
+    from engine.models.inputs import build_matrix, feature_dim
 
     n, L = len(records), len(model.labels)
+    D = feature_dim(model.recipe, model.emb_dim)
+    head2 = _spec_head(spec, L, D)  # checks the stored shape against this model's inputs
+    A = head2.coef[:, :D].T  # the second head's weights on the first-pass inputs
     P = np.empty((n, L), np.float32)
-    Z: np.ndarray | None = None
-    head2 = None
+    Z = np.empty((n, L), np.float32)
     for s in range(0, n, chunk):
         check_stop(should_stop)
         X = build_matrix(records[s : s + chunk], model.recipe, vectors, model.emb_dim)
-        if head2 is None:
-            head2 = _spec_head(spec, L, X.shape[1])
-            Z = np.empty((n, L), np.float32)
         P[s : s + len(X)] = model.head.predict_proba(X)
-        Z[s : s + len(X)] = X @ head2.coef[:, : X.shape[1]].T  # the second head's X part
+        Z[s : s + len(X)] = X @ A
         del X
-    assert head2 is not None and Z is not None
     check_stop(should_stop)
     NF = neighbour_features(tree_index(records), P)
     NF *= float(spec.get("weight", 1.0))
-    Z += NF @ head2.coef[:, -NF.shape[1] :].T
+    Z += NF @ head2.coef[:, D:].T
     del NF
     Z += head2.intercept
     Z -= Z.max(axis=1, keepdims=True)
