@@ -219,6 +219,19 @@ def test_tree_pass_is_stored_with_the_model_and_applied_by_predict(tmp_path, lis
         assert np.allclose(P2, CO.mix_heuristic(plain, user_recs, used, mix), atol=1e-6)
     want = {r.rel_path: m.labels[int(P2[i].argmax())] for i, r in enumerate(user_recs) if r.depth >= 1}
     assert {p: got[p] for p in want} == want
+    # The stored probabilities are apply_tree's too, up to float32 rounding (predict computes a
+    # whole library's second-pass logits in the same pass over the inputs as the first pass).
+    from sqlalchemy import select
+
+    from engine.storage import schema as S
+
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        stored = dict(c.execute(select(S.predictions.c.folder_id, S.predictions.c.probs)
+                                .where(S.predictions.c.prediction_run_id == res.prediction_run_id)).all())
+    dbs.dispose()
+    got_p = np.stack([np.frombuffer(stored[r.folder_id], np.float32) for r in user_recs])
+    assert got_p.shape == P2.shape and np.abs(got_p - P2).max() < 1e-5
     # ... and the second pass is not a no-op on this tree: the first pass alone differs somewhere
     # or agrees everywhere with the user's labels (then both are right).
     P1 = m.head.predict_proba(Xu)

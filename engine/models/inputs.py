@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ _FORMAT_WORDS = frozenset("webp png jpg jpeg gif mp4 webm".split())
 _YEAR = re.compile(r"^(19|20)\d\d$")
 
 
+@lru_cache(maxsize=1 << 16)  # a library repeats its names (each is a parent, child and sibling)
 def normalize_name(name: str) -> str:
     """The text embedded for a folder name: :func:`engine.core.text.normalize_name`'s text.
 

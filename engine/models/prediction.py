@@ -313,6 +313,51 @@ def _resolve_model(
     return model, mid
 
 
+def _predict_with_tree(
+    records: Sequence[FolderRecord],
+    model: LoadedModel,
+    spec: dict[str, Any],
+    vectors: dict[str, np.ndarray],
+    should_stop: StopFn,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """First pass and stored second pass (:mod:`engine.models.collective`) of a whole library.
+
+    The second head is linear over ``[X | w * neighbour features]``, so its logits are
+    ``X @ A.T + (w * NF) @ B.T + b``: the ``X @ A.T`` part (a few numbers per folder) is taken
+    from each chunk of input rows while the first pass has it, and the input matrix is built
+    once, a chunk at a time, instead of twice (the generic path rebuilds it after re-reading
+    every record and vector). Same probabilities as ``collective.apply_tree`` up to float32
+    rounding (the stored heuristic mix included); peak memory stays a chunk of inputs plus a few
+    numbers per folder.
+    """
+    from engine.models.collective import _spec_head, _spec_mix, neighbour_features, tree_index
+    from engine.models.inputs import build_matrix, feature_dim
+
+    n, L = len(records), len(model.labels)
+    D = feature_dim(model.recipe, model.emb_dim)
+    head2 = _spec_head(spec, L, D)  # checks the stored shape against this model's inputs
+    A = head2.coef[:, :D].T  # the second head's weights on the first-pass inputs
+    P = np.empty((n, L), np.float32)
+    Z = np.empty((n, L), np.float32)
+    for s in range(0, n, chunk):
+        check_stop(should_stop)
+        X = build_matrix(records[s : s + chunk], model.recipe, vectors, model.emb_dim)
+        P[s : s + len(X)] = model.head.predict_proba(X)
+        Z[s : s + len(X)] = X @ A
+        del X
+    check_stop(should_stop)
+    NF = neighbour_features(tree_index(records), P)
+    NF *= float(spec.get("weight", 1.0))
+    Z += NF @ head2.coef[:, D:].T
+    del NF
+    Z += head2.intercept
+    Z -= Z.max(axis=1, keepdims=True)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=1, keepdims=True)
+    return _spec_mix(spec, Z, records)  # the rule-based guess as a second expert, when the spec has it
+
+
 def predict(
     settings: StorageSettings,
     config: PredictConfig,
@@ -376,21 +421,28 @@ def predict(
         )
         check_stop(should_stop)
         progress(0.76, f"classifying {n:,} folders")
-        probs = predict_in_chunks(
-            target.records, model.recipe, vectors, model.emb_dim, model.head.predict_proba, should_stop=should_stop
-        )
-        if probs.shape[0] == 0:
-            probs = np.zeros((0, len(model.labels)), np.float32)
-        # --- issue 14: tree-aware second pass (a model whose metadata holds "collective",
-        # e.g. the shipped baseline): neighbours' first-pass labels are inputs too.
-        if model.metadata.get("collective") and len(probs):
-            from engine.models.collective import predict_second_pass
+        spec = model.metadata.get("collective") if n else None
+        whole = not config.labeled_only and split is None  # the targets are the whole snapshot
+        if spec and whole:
+            # --- issue 14's tree-aware second pass over the whole library, in one pass over it
+            probs = _predict_with_tree(target.records, model, spec, vectors, should_stop)
+            del vectors
+        else:
+            probs = predict_in_chunks(
+                target.records, model.recipe, vectors, model.emb_dim, model.head.predict_proba, should_stop=should_stop
+            )
+            del vectors  # the second pass below reads what it needs from the cache
+            if probs.shape[0] == 0:
+                probs = np.zeros((0, len(model.labels)), np.float32)
+            # --- issue 14: tree-aware second pass (a model whose metadata holds "collective",
+            # e.g. the shipped baseline): neighbours' first-pass labels are inputs too.
+            if spec and len(probs):
+                from engine.models.collective import predict_second_pass
 
-            probs = predict_second_pass(dbs.training, model, target.records, target.snapshot_id, probs,
-                                        get_body=_lazy_body(model.body_path), batch_size=config.batch_size,
-                                        should_stop=should_stop)
-        # --- end issue 14
-        del vectors
+                probs = predict_second_pass(dbs.training, model, target.records, target.snapshot_id, probs,
+                                            get_body=_lazy_body(model.body_path), batch_size=config.batch_size,
+                                            should_stop=should_stop)
+            # --- end issue 14
         trained_on = model.metadata.get("label_run_id")
         refit = bool(model.metadata.get("metrics", {}).get("head_refit_on_all_labels"))
         title = _title(model.kind, split, target, trained_on, refit)
