@@ -27,25 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATASETS = ROOT.parent / "shared" / "datasets"
-
-
-def make_library(work: Path, dataset: str, n: int) -> Path:
-    """The first ``n`` folders (whole files' ancestor chains) of ``dataset``, on disk."""
-    listing = DATASETS / dataset / "files.txt"
-    folders: set[str] = set()
-    keep: list[str] = []
-    for line in listing.read_text(encoding="utf-8").splitlines():
-        parts = line.split("/")
-        new = {"/".join(parts[:i]) for i in range(2, len(parts))} - folders
-        if len(folders) + len(new) > n:
-            continue
-        folders |= new
-        keep.append(line)
-    (work / "files.txt").write_text("\n".join(keep) + "\n", encoding="utf-8")
-    subprocess.run([sys.executable, str(DATASETS / "materialize.py"), str(work / "files.txt"), str(work / "tree")],
-                   check=True, capture_output=True)
-    return work / "tree" / "library"
+DATASETS = ROOT.parent / "shared" / "datasets"  # (bench.libraries makes the library)
 
 
 def cli(*args: str, env: dict) -> tuple[float, str]:
@@ -66,11 +48,12 @@ def main() -> int:
     a = ap.parse_args()
     if not (DATASETS / a.dataset / "files.txt").is_file():
         sys.exit(f"{DATASETS / a.dataset} is not here: this bench needs ../shared/datasets.")
+    from bench.libraries import dataset_library
     from engine.models.listing import fill_samples_csv, read_folder_labels
 
     work = Path(tempfile.mkdtemp(prefix="fsorg-loop-"))
     env = dict(os.environ, FS_ORGANIZER_BASE_PATH=str(work / "base"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    lib = make_library(work, a.dataset, a.folders)
+    lib = dataset_library(work, a.dataset, a.folders)
     data = str(work / "data")
     cli("gather", str(lib), "--storage", data, env=env)
     cli("model", "extract-features", "--storage", data, env=env)

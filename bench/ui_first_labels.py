@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,21 +42,10 @@ DEV = ROOT.parent / "shared" / "datasets"
 
 
 def make_library(work: Path, n: int, dataset: str = "ttrpg-dev") -> Path:
-    listing = DEV / dataset / "files.txt"
-    if listing.is_file():
-        folders: set[str] = set()
-        keep: list[str] = []
-        for line in listing.read_text(encoding="utf-8").splitlines():
-            parts = line.split("/")
-            new = {"/".join(parts[:i]) for i in range(2, len(parts))} - folders
-            if len(folders) + len(new) > n:
-                continue
-            folders |= new
-            keep.append(line)
-        (work / "files.txt").write_text("\n".join(keep) + "\n", encoding="utf-8")
-        subprocess.run([sys.executable, str(DEV / "materialize.py"), str(work / "files.txt"), str(work / "tree")],
-                       check=True, capture_output=True)
-        return work / "tree" / "library"
+    if (DEV / dataset / "files.txt").is_file():
+        from bench.libraries import dataset_library
+
+        return dataset_library(work, dataset, n)
     lib = work / "tree" / "library"
     words = ["Forest", "Dungeon", "Tokens", "Maps", "Cave", "Tavern", "Ruins", "Night", "Castle", "Swamp"]
     for i in range(n):

@@ -96,3 +96,31 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path):
+    """``open_window(app_settings)``: a shown main window on an empty data folder of this test
+    (confirmations answered yes), its jobs and child processes stopped at the end."""
+    windows = []
+
+    def make(app_settings):
+        from engine.core.settings import StorageSettings
+        from fsorg_desktop.main_window import MainWindow
+
+        storage = StorageSettings.from_storage_arg(tmp_path / "data")
+        w = MainWindow(storage, app_settings=app_settings)
+        w.dialogs.confirm = lambda title, text: True
+        qtbot.addWidget(w)
+        w.show()
+        with qtbot.waitSignal(w.library_opened, timeout=30_000):  # 2 busy CI cores
+            w.open_storage(storage)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.runner.cancel_all()
+        w.runner.drain(30_000)
+        w.first_labels.shutdown()  # the model's child process, when a drop started one
+        w.dialogs.close_all()

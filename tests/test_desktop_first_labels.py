@@ -16,27 +16,15 @@ from engine.core.settings import StorageSettings
 from fsorg_desktop.app_settings import FIRST_LABELS, AppSettings
 from fsorg_desktop.controllers.first_labels import TITLE
 from fsorg_desktop.jobs import JobStatus
-from fsorg_desktop.main_window import MainWindow
 from fsorg_desktop.models.folder_tree_model import COL_PREDICTED
 
 from .test_desktop_window import drop
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    storage = StorageSettings.from_storage_arg(tmp_path / "data")
-    settings = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(storage, app_settings=settings)
-    w.dialogs.confirm = lambda title, text: True
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.library_opened, timeout=10_000):
-        w.open_storage(storage)
-    yield w
-    w.runner.cancel_all()
-    w.runner.drain(30_000)
-    w.first_labels.shutdown()
-    w.dialogs.close_all()
+def window(open_window, tmp_path):
+    """The window as a first start has it: labelling new libraries at once is on."""
+    return open_window(AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
 
 
 def header(w) -> str:
@@ -107,7 +95,7 @@ def test_turned_off_in_the_menu_stays_off(qtbot, window, dev_library, tmp_path):
     assert again.get(FIRST_LABELS) is False
 
 
-def test_rescan_labels_with_the_model_this_data_folder_trained(qtbot, tmp_path, dev_set):
+def test_rescan_labels_with_the_model_this_data_folder_trained(qtbot, tmp_path, dev_set, open_window):
     """With a trained model in the data folder, a rescan's new snapshot is labelled by it."""
     from sqlalchemy import select
 
@@ -138,22 +126,10 @@ def test_rescan_labels_with_the_model_this_data_folder_trained(qtbot, tmp_path, 
     train_model(storage, TrainConfig(max_steps=0), model_path=storage.models_dir / "my_classifier",
                 progress=no_progress, should_stop=never_stop)
 
-    w = MainWindow(storage, app_settings=AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
-    w.dialogs.confirm = lambda title, text: True
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        with qtbot.waitSignal(w.tree_ready, timeout=20_000):
-            w.open_storage(storage)
-        first = w.state.snapshot.id
-        with qtbot.waitSignal(w.tree_ready, timeout=120_000):
-            w.actions_.rescan.trigger()  # F5
-        assert w.state.snapshot.id != first
-        qtbot.waitUntil(lambda: header(w) == "Your model says", timeout=240_000)
-        assert ("finetuned", w.state.snapshot.id, 0, "complete", w.state.snapshot.folder_count) in prediction_runs(w)
-        assert "your model" in w.statusBar().currentMessage()
-    finally:
-        w.runner.cancel_all()
-        w.runner.drain(30_000)
-        w.first_labels.shutdown()
-        w.dialogs.close_all()
+    w = open_window(AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
+    first = w.state.snapshot.id
+    w.actions_.rescan.trigger()  # F5
+    qtbot.waitUntil(lambda: w.state.snapshot.id != first, timeout=120_000)
+    qtbot.waitUntil(lambda: header(w) == "Your model says", timeout=240_000)
+    assert ("finetuned", w.state.snapshot.id, 0, "complete", w.state.snapshot.folder_count) in prediction_runs(w)
+    assert "your model" in w.statusBar().currentMessage()

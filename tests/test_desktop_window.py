@@ -19,7 +19,7 @@ from engine.labels import saving
 from engine.labels.runs import list_label_runs, load_labels
 from fsorg_desktop.app_settings import FIRST_LABELS, AppSettings
 from fsorg_desktop.jobs import JobStatus
-from fsorg_desktop.main_window import PAGE_WELCOME, PAGE_WORK, MainWindow
+from fsorg_desktop.main_window import PAGE_WELCOME, PAGE_WORK
 from fsorg_desktop.models.folder_tree_model import COL_LABEL, COL_PREDICTED, FolderIdRole
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +35,8 @@ def app_settings(tmp_path) -> AppSettings:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, app_settings):
-    storage = StorageSettings.from_storage_arg(tmp_path / "data")
-    w = MainWindow(storage, app_settings=app_settings)
-    w.dialogs.confirm = lambda title, text: True
-    qtbot.addWidget(w)
-    w.show()
-    with qtbot.waitSignal(w.library_opened, timeout=10_000):
-        w.open_storage(storage)
-    yield w
-    w.runner.cancel_all()
-    w.runner.drain(20_000)
-    w.dialogs.close_all()
+def window(open_window, app_settings):
+    return open_window(app_settings)
 
 
 def drop(window, *paths: Path) -> None:
