@@ -223,13 +223,11 @@ class ChildService:
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         def work(progress, should_stop):
-            if not self._lock.acquire(blocking=False):
-                progress(0.0, "waiting for the model to load")  # an earlier call (e.g. a warm-up) runs
-            else:
-                self._lock.release()
-            while not self._lock.acquire(timeout=0.1):  # Cancel still works while waiting
-                if should_stop():
-                    raise Cancelled()
+            if not self._lock.acquire(blocking=False):  # an earlier call (e.g. a warm-up) runs
+                progress(0.0, "waiting for the model to load")
+                while not self._lock.acquire(timeout=0.1):  # Cancel still works while waiting
+                    if should_stop():
+                        raise Cancelled()
             try:
                 if should_stop():
                     raise Cancelled()

@@ -94,22 +94,14 @@ def create_label_run(
     if carry_over_from is not None:
         old = conn.execute(select(S.labels).where(S.labels.c.label_run_id == carry_over_from)).all()
         if old:
-            conn.execute(
-                insert(S.labels),
-                [
-                    dict(
-                        label_run_id=run_id,
-                        folder_id=r.folder_id,
-                        snapshot_id=r.snapshot_id,
-                        rel_path=r.rel_path,
-                        label=r.label,
-                        split=r.split,
-                        updated_at=r.updated_at,
-                    )
-                    for r in old
-                ],
-            )
+            conn.execute(insert(S.labels), [_label_values(run_id, r, r.updated_at) for r in old])
     return run_id
+
+
+def _label_values(run_id: int, r, updated_at: float) -> dict:
+    """One ``labels`` row of ``run_id`` from a label (a stored row or a :class:`LabelRow`)."""
+    return dict(label_run_id=run_id, folder_id=r.folder_id, snapshot_id=r.snapshot_id, rel_path=r.rel_path,
+                label=r.label, split=r.split, updated_at=updated_at)
 
 
 def set_labels(conn: Connection, run_id: int, rows: Iterable[LabelRow]) -> int:
@@ -124,21 +116,7 @@ def set_labels(conn: Connection, run_id: int, rows: Iterable[LabelRow]) -> int:
             S.labels.c.folder_id.in_([r.folder_id for r in rows]),
         )
     )
-    conn.execute(
-        insert(S.labels),
-        [
-            dict(
-                label_run_id=run_id,
-                folder_id=r.folder_id,
-                snapshot_id=r.snapshot_id,
-                rel_path=r.rel_path,
-                label=r.label,
-                split=r.split,
-                updated_at=now,
-            )
-            for r in rows
-        ],
-    )
+    conn.execute(insert(S.labels), [_label_values(run_id, r, now) for r in rows])
     return len(rows)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.models.inputs import FolderRecord, normalize_name
+from engine.models.inputs import FolderRecord, heuristic_distribution_row, normalize_name
 
 _DIGITS = re.compile(r"\d+")
 
@@ -193,15 +193,11 @@ def fit_weighted_head(
 
 
 def heuristic_distribution(records: Sequence[FolderRecord], labels: Sequence[str]) -> np.ndarray:
-    """The rule-based guess of every record as a distribution over ``labels``: its
-    confidence on its label, the rest spread evenly (no guess: uniform)."""
-    L = len(labels)
-    Q = np.full((len(records), L), 1.0 / L, dtype=np.float32)
+    """The rule-based guess of every record as a distribution over ``labels``
+    (:func:`engine.models.inputs.heuristic_distribution_row`, one row per record)."""
+    Q = np.empty((len(records), len(labels)), dtype=np.float32)
     for i, r in enumerate(records):
-        if r.heuristic_label in labels and L > 1:
-            c = min(max(float(r.heuristic_confidence or 0.0), 0.05), 0.95)
-            Q[i, :] = (1 - c) / (L - 1)
-            Q[i, list(labels).index(r.heuristic_label)] = c
+        Q[i] = heuristic_distribution_row(r, labels)
     return Q
 
 
@@ -386,6 +382,51 @@ def _spec_mix(spec: Mapping, P: np.ndarray, records: Sequence[FolderRecord]) -> 
     if len(labels) != P.shape[1]:
         raise ValueError(f"second pass mixes {len(labels)} heuristic labels into {P.shape[1]} columns")
     return mix_heuristic(P, records, labels, a)
+
+
+def predict_library(
+    records: Sequence[FolderRecord],
+    model,  # an engine.models.modelio.LoadedModel
+    spec: Mapping,
+    vectors: dict[str, np.ndarray],
+    should_stop,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """First pass and stored second pass of a whole library (``model predict`` over a snapshot).
+
+    The second head is linear over ``[X | w * neighbour features]``, so its logits are
+    ``X @ A.T + (w * NF) @ B.T + b``: the ``X @ A.T`` part (a few numbers per folder) is taken
+    from each chunk of input rows while the first pass has it, and the input matrix is built
+    once, a chunk at a time, instead of twice (the generic path rebuilds it after re-reading
+    every record and vector). Same probabilities as ``collective.apply_tree`` up to float32
+    rounding (the stored heuristic mix included); peak memory stays a chunk of inputs plus a few
+    numbers per folder.
+    """
+    from engine.core.jobs import check_stop
+    from engine.models.inputs import build_matrix, feature_dim
+
+    n, L = len(records), len(model.labels)
+    D = feature_dim(model.recipe, model.emb_dim)
+    head2 = _spec_head(spec, L, D)  # checks the stored shape against this model's inputs
+    A = head2.coef[:, :D].T  # the second head's weights on the first-pass inputs
+    P = np.empty((n, L), np.float32)
+    Z = np.empty((n, L), np.float32)
+    for s in range(0, n, chunk):
+        check_stop(should_stop)
+        X = build_matrix(records[s : s + chunk], model.recipe, vectors, model.emb_dim)
+        P[s : s + len(X)] = model.head.predict_proba(X)
+        Z[s : s + len(X)] = X @ A
+        del X
+    check_stop(should_stop)
+    NF = neighbour_features(tree_index(records), P)
+    NF *= float(spec.get("weight", 1.0))
+    Z += NF @ head2.coef[:, D:].T
+    del NF
+    Z += head2.intercept
+    Z -= Z.max(axis=1, keepdims=True)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=1, keepdims=True)
+    return _spec_mix(spec, Z, records)  # the rule-based guess as a second expert, when the spec has it
 
 
 def second_pass_for_targets(

@@ -305,18 +305,22 @@ def prior_width(recipe: dict[str, Any]) -> int:
     return len(spec["labels"]) if spec else 0
 
 
-def heuristic_log_prior(r: FolderRecord, labels: Sequence[str]) -> list[float]:
-    """log of the rule-based guess as a distribution over ``labels``: its confidence (kept
-    within 0.05–0.95) on its label, the rest spread evenly; no guess, or a label outside
-    ``labels``: uniform (a constant, which a softmax ignores)."""
+def heuristic_distribution_row(r: FolderRecord, labels: Sequence[str]) -> list[float]:
+    """The rule-based guess as a distribution over ``labels``: its confidence (kept within
+    0.05–0.95) on its label, the rest spread evenly; no guess, or a label outside ``labels``:
+    uniform."""
     n = len(labels)
     if n < 2 or r.heuristic_label not in labels:
-        return [math.log(1.0 / max(n, 1))] * n
-    c = min(max(float(r.heuristic_confidence if r.heuristic_confidence is not None else 1.0), 0.05), 0.95)
-    rest = math.log((1 - c) / (n - 1))
-    out = [rest] * n
-    out[list(labels).index(r.heuristic_label)] = math.log(c)
+        return [1.0 / max(n, 1)] * n
+    c = min(max(float(r.heuristic_confidence or 0.0), 0.05), 0.95)
+    out = [(1 - c) / (n - 1)] * n
+    out[list(labels).index(r.heuristic_label)] = c
     return out
+
+
+def heuristic_log_prior(r: FolderRecord, labels: Sequence[str]) -> list[float]:
+    """log of :func:`heuristic_distribution_row` (uniform is a constant, which a softmax ignores)."""
+    return [math.log(p) for p in heuristic_distribution_row(r, labels)]
 
 
 def heuristic_features(r: FolderRecord, spec: dict[str, Any]) -> list[float]:

@@ -313,51 +313,6 @@ def _resolve_model(
     return model, mid
 
 
-def _predict_with_tree(
-    records: Sequence[FolderRecord],
-    model: LoadedModel,
-    spec: dict[str, Any],
-    vectors: dict[str, np.ndarray],
-    should_stop: StopFn,
-    chunk: int = 8192,
-) -> np.ndarray:
-    """First pass and stored second pass (:mod:`engine.models.collective`) of a whole library.
-
-    The second head is linear over ``[X | w * neighbour features]``, so its logits are
-    ``X @ A.T + (w * NF) @ B.T + b``: the ``X @ A.T`` part (a few numbers per folder) is taken
-    from each chunk of input rows while the first pass has it, and the input matrix is built
-    once, a chunk at a time, instead of twice (the generic path rebuilds it after re-reading
-    every record and vector). Same probabilities as ``collective.apply_tree`` up to float32
-    rounding (the stored heuristic mix included); peak memory stays a chunk of inputs plus a few
-    numbers per folder.
-    """
-    from engine.models.collective import _spec_head, _spec_mix, neighbour_features, tree_index
-    from engine.models.inputs import build_matrix, feature_dim
-
-    n, L = len(records), len(model.labels)
-    D = feature_dim(model.recipe, model.emb_dim)
-    head2 = _spec_head(spec, L, D)  # checks the stored shape against this model's inputs
-    A = head2.coef[:, :D].T  # the second head's weights on the first-pass inputs
-    P = np.empty((n, L), np.float32)
-    Z = np.empty((n, L), np.float32)
-    for s in range(0, n, chunk):
-        check_stop(should_stop)
-        X = build_matrix(records[s : s + chunk], model.recipe, vectors, model.emb_dim)
-        P[s : s + len(X)] = model.head.predict_proba(X)
-        Z[s : s + len(X)] = X @ A
-        del X
-    check_stop(should_stop)
-    NF = neighbour_features(tree_index(records), P)
-    NF *= float(spec.get("weight", 1.0))
-    Z += NF @ head2.coef[:, D:].T
-    del NF
-    Z += head2.intercept
-    Z -= Z.max(axis=1, keepdims=True)
-    np.exp(Z, out=Z)
-    Z /= Z.sum(axis=1, keepdims=True)
-    return _spec_mix(spec, Z, records)  # the rule-based guess as a second expert, when the spec has it
-
-
 def predict(
     settings: StorageSettings,
     config: PredictConfig,
@@ -425,7 +380,9 @@ def predict(
         whole = not config.labeled_only and split is None  # the targets are the whole snapshot
         if spec and whole:
             # --- issue 14's tree-aware second pass over the whole library, in one pass over it
-            probs = _predict_with_tree(target.records, model, spec, vectors, should_stop)
+            from engine.models.collective import predict_library
+
+            probs = predict_library(target.records, model, spec, vectors, should_stop)
             del vectors
         else:
             probs = predict_in_chunks(

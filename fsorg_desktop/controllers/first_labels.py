@@ -120,15 +120,18 @@ class FirstLabels(QObject):
         )
 
     # -- the child ---------------------------------------------------------------------------
-    def _drop(self) -> None:
-        """Forget the pending labelling and stop the child without waiting on the UI thread."""
+    def _drop(self, *, wait: bool = False) -> None:
+        """Forget the pending labelling and stop the child (``wait``: here and now; else on a
+        thread, never holding up the UI thread)."""
         self._waiting, self._snapshot = False, None
         service, self._service = self._service, None
-        if service is not None:
+        if service is None:
+            return
+        if wait:
+            service.close()
+        else:
             threading.Thread(target=service.close, name="fsorg-close-first-labels", daemon=True).start()
 
     def shutdown(self) -> None:
-        service, self._service = self._service, None
-        self._waiting, self._snapshot = False, None
-        if service is not None:
-            service.close()
+        """Closing the window: the child is stopped before this returns."""
+        self._drop(wait=True)
