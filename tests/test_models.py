@@ -685,3 +685,53 @@ def test_train_then_predict_scores_only_folders_never_learned_from(tmp_path):
     )
     assert everything.report.n == len(TREE) and everything.report_title.startswith("TRAINING-SET FIGURES")
     assert "TRAINING-SET FIGURES" in everything.report.format_text()
+
+
+def test_train_report_scores_the_baseline_as_predict_applies_it(tmp_path):
+    """The train report's "vs the shipped baseline" figure is the baseline as ``model predict``
+    gives it (first pass + stored tree-aware second pass + heuristic mix), on the same
+    held-out folders: the train report, the predict run and the app agree."""
+    from engine.evaluation.report import compute_report
+    from engine.models.baseline import baseline_probabilities, load_baseline
+    from engine.models.data import load_records
+    from engine.models.prediction import predict
+    from engine.models.training import train_model
+
+    settings = scan_and_label(tmp_path, with_splits=True)
+    test_paths = {p for i, p in enumerate(TREE) if i % 4 == 0}
+    cfg = load_config("train", None, max_steps=1, batch_size=8, hardneg_k=2, refit_on_all_labels=False,
+                      abstain_precision=None)
+    res = train_model(settings, cfg, model_path=tmp_path / "m", progress=no_progress, should_stop=never_stop)
+
+    pcfg = load_config("predict", None, use_baseline=True, labeled_only=True)
+    run = predict(settings, pcfg, progress=no_progress, should_stop=never_stop)
+    dbs = Databases.open(settings)
+    with dbs.training.connect() as c:
+        stored = {f: (lab, np.frombuffer(pr, dtype=np.float32)) for f, lab, pr in c.execute(
+            select(S.predictions.c.folder_id, S.predictions.c.label, S.predictions.c.probs)
+            .where(S.predictions.c.prediction_run_id == run.prediction_run_id)
+        )}
+        truth = dict(c.execute(select(S.labels.c.folder_id, S.labels.c.label)).all())
+        path_of = dict(c.execute(select(S.labels.c.folder_id, S.labels.c.rel_path)).all())
+    test_ids = sorted(f for f, p in path_of.items() if p in test_paths)
+    by_id = {r.folder_id: r for r in load_records(dbs.training)}
+    labels, probs = baseline_probabilities([by_id[f] for f in test_ids], training=dbs.training, batch_size=64,
+                                           should_stop=never_stop)
+    dbs.dispose()
+    base = load_baseline(_taxonomy())
+    assert base.metadata.get("collective"), "the shipped baseline stores its second pass"
+    want = np.stack([stored[f][1] for f in test_ids])
+    np.testing.assert_allclose(probs, want, atol=1e-5)  # what training compares with = what predict stores
+    from engine.models import base as B
+    from engine.models.data import featurize
+
+    dbs = Databases.open(settings)
+    X = featurize([by_id[f] for f in test_ids], base.recipe, training=dbs.training, model_key=base.body_key,
+                  emb_dim=base.emb_dim, get_body=lambda: B.shared_body(base.body_path), batch_size=64,
+                  progress=no_progress, should_stop=never_stop)
+    dbs.dispose()
+    first = base.head.predict_proba(X)
+    assert np.abs(first - want).max() > 1e-3  # the first pass alone is not what predict gives
+    predicted = compute_report([truth[f] for f in test_ids], [stored[f][0] for f in test_ids], list(labels))
+    assert res.report.scope.baseline_macro_f1 == pytest.approx(predicted.macro_f1)
+

@@ -89,23 +89,52 @@ def baseline_probabilities(
     records: Sequence[FolderRecord], *, training: Any, batch_size: int, should_stop: Any
 ) -> tuple[list[str], np.ndarray]:
     """(labels, probabilities) of the shipped baseline on ``records`` (the base body's cached
-    embeddings): what ``model train`` compares the fine-tuned model with, on the same folders."""
+    embeddings): what ``model train`` compares the fine-tuned model with, on the same folders.
+
+    The baseline is scored as ``model predict`` applies it: with its stored tree-aware second
+    pass and heuristic mix (``metadata["collective"]``), whose neighbours come from each
+    record's own snapshot. A report that compared against the first pass alone would credit
+    the fine-tuned model with gains the user already had without training.
+    """
     from engine.core.taxonomy import label_names
     from engine.models.data import featurize
 
     m = load_baseline(list(label_names()))
+    get_body = lambda: B.shared_body(m.body_path)  # noqa: E731
     X = featurize(
         records,
         m.recipe,
         training=training,
         model_key=m.body_key,
         emb_dim=m.emb_dim,
-        get_body=lambda: B.shared_body(m.body_path),
+        get_body=get_body,
         batch_size=batch_size,
         progress=no_progress,
         should_stop=should_stop,
     )
-    return list(m.labels), m.head.predict_proba(X)
+    P = m.head.predict_proba(X)
+    if m.metadata.get("collective") and len(records):
+        P = _with_second_pass(m, records, P, training=training, get_body=get_body, batch_size=batch_size,
+                              should_stop=should_stop)
+    return list(m.labels), P
+
+
+def _with_second_pass(m: LoadedModel, records, P, *, training, get_body, batch_size, should_stop) -> np.ndarray:
+    """``P`` after the baseline's stored second pass, one snapshot (tree) at a time."""
+    from collections import defaultdict
+
+    from engine.models.collective import predict_second_pass
+    from engine.models.data import snapshots_of
+
+    snap = snapshots_of(training, [r.folder_id for r in records])
+    rows: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        rows[snap[r.folder_id]].append(i)
+    out = np.array(P, dtype=np.float32, copy=True)
+    for sid, idx in rows.items():
+        out[idx] = predict_second_pass(training, m, [records[i] for i in idx], sid, out[idx], get_body=get_body,
+                                       batch_size=batch_size, should_stop=should_stop)
+    return out
 
 
 def embed_records(records: Sequence[FolderRecord], recipe: dict[str, Any], body: Any) -> dict[str, np.ndarray]:

@@ -62,6 +62,18 @@ def load_records(
     return out
 
 
+def snapshots_of(training: Engine, folder_ids: Sequence[int]) -> dict[int, int]:
+    """``{folder_id: snapshot_id}`` of the feature rows of ``folder_ids``."""
+    t = S.folder_features
+    ids = sorted(set(int(i) for i in folder_ids))
+    out: dict[int, int] = {}
+    with training.connect() as c:
+        for i in range(0, len(ids), 900):
+            q = select(t.c.folder_id, t.c.snapshot_id).where(t.c.folder_id.in_(ids[i : i + 900]))
+            out.update((int(f), int(s)) for f, s in c.execute(q))
+    return out
+
+
 def require_features(training: Engine) -> int:
     snap = newest_feature_snapshot(training)
     if snap is None:
