@@ -360,3 +360,28 @@ def test_user_model_takes_the_rule_based_guess_as_a_second_expert(tmp_path, list
     assert np.allclose(m.head.predict_proba(X), want, atol=1e-5)
     # the mix moves something on this tree (the rules have a say), and never adds a label
     assert not np.allclose(learned.predict_proba(X), want, atol=1e-3)
+
+
+def test_tree_pass_is_linear_in_a_flat_directory():
+    """A flat folder of 20,000 token folders (one parent): the index stores one sibling group,
+    not 20,000 lists of 19,999 (400 M entries, gigabytes), and every sibling mean is still the
+    mean of the *other* folders' distributions."""
+    from engine.models.inputs import FolderRecord
+
+    n = 20_000
+    recs = [FolderRecord(folder_id=1, rel_path="Tokens", name="Tokens", depth=1)] + [
+        FolderRecord(folder_id=i + 2, rel_path=f"Tokens/creature_{i:05d}", name=f"creature_{i:05d}", depth=2)
+        for i in range(n)
+    ]
+    idx = CO.tree_index(recs)
+    assert len(idx.groups) == 1 and len(idx.groups[0]) == n and sum(map(len, idx.children)) == n
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(4), size=len(recs)).astype(np.float32)
+    NF = CO.neighbour_features(idx, P)
+    for i in (1, 777, n):
+        others = [j for j in range(1, n + 1) if j != i]
+        assert idx.siblings[i] == others
+        np.testing.assert_allclose(NF[i, :4], P[others].mean(axis=0), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(NF[i, 4:8], P[0])  # the parent
+    np.testing.assert_allclose(NF[0, 8:12], P[1:].mean(axis=0), rtol=1e-5, atol=1e-7)  # the parent's children
+    assert list(NF[0, 12:]) == [0.0, 0.0, 1.0] and list(NF[5, 12:]) == [1.0, 1.0, 0.0]

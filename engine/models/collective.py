@@ -34,13 +34,35 @@ from engine.models.inputs import FolderRecord, heuristic_distribution_row, norma
 _DIGITS = re.compile(r"\d+")
 
 
+class _Siblings(Sequence[list[int]]):
+    """``siblings[i]``: the other members of ``i``'s sibling group, built on demand (storing
+    every folder's sibling list would take the square of a flat directory's size)."""
+
+    def __init__(self, group: list[int], groups: list[list[int]]):
+        self._group, self._groups = group, groups
+
+    def __len__(self) -> int:
+        return len(self._group)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        g = self._group[i]
+        return [] if g < 0 else [j for j in self._groups[g] if j != i]
+
+
 @dataclass(frozen=True)
 class TreeIndex:
-    """Row indices of every record's parent, children and siblings (within the records given)."""
+    """Row indices of every record's parent, children and sibling group (within the records
+    given). ``group[i]`` is the index in ``groups`` of the folders sharing ``i``'s parent
+    (-1 for a folder without siblings); ``siblings[i]`` lists the others."""
 
     parent: list[int | None]
     children: list[list[int]]
-    siblings: list[list[int]]
+    group: list[int]
+    groups: list[list[int]]
+
+    @property
+    def siblings(self) -> _Siblings:
+        return _Siblings(self.group, self.groups)
 
 
 def tree_index(records: Sequence[FolderRecord]) -> TreeIndex:
@@ -55,13 +77,15 @@ def tree_index(records: Sequence[FolderRecord]) -> TreeIndex:
         parent.append(p)
         if p is not None:
             children[p].append(i)
-    siblings: list[list[int]] = [[] for _ in records]
-    for group in by_parent.values():
-        if len(group) < 2:
+    group = [-1] * len(records)
+    groups: list[list[int]] = []
+    for members in by_parent.values():
+        if len(members) < 2:
             continue
-        for i in group:
-            siblings[i] = [j for j in group if j != i]
-    return TreeIndex(parent, children, siblings)
+        for i in members:
+            group[i] = len(groups)
+        groups.append(members)
+    return TreeIndex(parent, children, group, groups)
 
 
 N_EXTRA = 3  # has siblings, has parent, has children
@@ -76,15 +100,18 @@ def neighbour_features(index: TreeIndex, P: np.ndarray) -> np.ndarray:
 
     ``P`` (rows x labels) is each folder's label distribution: user labels as one-hot,
     first-pass probabilities elsewhere. A folder's own row is never part of its features.
+    Linear in the number of folders: a sibling mean is the group's sum less the folder's own
+    row (a flat directory of 100,000 folders costs what 100,000 folders anywhere cost).
     """
     P = np.asarray(P, dtype=np.float32)
     n, L = P.shape
     out = np.zeros((n, neighbour_dim(L)), dtype=np.float32)
+    for members in index.groups:
+        rows = np.asarray(members)
+        Pg = P[rows].astype(np.float64)
+        out[rows, :L] = (Pg.sum(axis=0) - Pg) / (len(members) - 1)
+        out[rows, 3 * L] = 1.0
     for i in range(n):
-        s = index.siblings[i]
-        if s:
-            out[i, :L] = P[s].mean(axis=0)
-            out[i, 3 * L] = 1.0
         p = index.parent[i]
         if p is not None:
             out[i, L : 2 * L] = P[p]
@@ -146,18 +173,21 @@ def spread_to_lookalikes(
     index = index or tree_index(records)
     keys = [family_key(r.name) for r in records]
     out = list(pred)
-    for i in range(len(records)):
-        if i in known:
-            out[i] = known[i]
+    for i, lb in known.items():
+        out[i] = lb
+    for members in index.groups:  # one pass per sibling group: linear in a flat directory
+        votes: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for j in members:
+            if j in known:
+                votes[keys[j]][known[j]] += 1
+        if not votes:
             continue
-        votes: dict[str, int] = defaultdict(int)
-        for j in index.siblings[i]:
-            if j in known and keys[j] == keys[i]:
-                votes[known[j]] += 1
-        if votes:
-            lb, v = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-            if v / sum(votes.values()) >= min_share:
-                out[i] = lb
+        for i in members:
+            v = votes.get(keys[i]) if i not in known else None
+            if v:
+                lb, top = max(v.items(), key=lambda kv: (kv[1], kv[0]))
+                if top / sum(v.values()) >= min_share:
+                    out[i] = lb
     return out
 
 
