@@ -16,6 +16,9 @@ A *source* is one repository of ``provenance.csv``.
     head is fitted on all other sources of both datasets and scores the held-out source
     (``heur+tree+mix`` is the shipped recipe: its heuristic-mix weight is chosen on the
     training sources' out-of-fold first passes only, never on the held-out source).
+    ``ft``/``ft+tree``/``ft+tree+mix``: the same procedure on a body fine-tuned (the engine's
+    ``finetune_body``, SetFit's contrastive phase with hard negatives) afresh from the base
+    body on the training sources' folders for every held-out source (bench/ftbody.py).
 (b) The user's workflow on an unseen library: sources are grouped (largest first, each to
     the smallest group) into 4 disjoint libraries; each in turn is the user's library and
     the baseline is fitted on the other three: 50 diverse labels (the real diverse sampler)
@@ -540,6 +543,7 @@ def main() -> int:
     ap.add_argument("--ft-batch", type=int, default=16, help="ft* variants: pairs per step")
     ap.add_argument("--ft-hardneg", type=int, default=3, help="ft* variants: hard negatives per anchor (0: off)")
     ap.add_argument("--ft-lr", type=float, default=2e-5, help="ft* variants: learning rate (model train's: 2e-5)")
+    ap.add_argument("--ft-seed", type=int, default=42, help="ft* variants: fine-tuning seed (pairs, init order)")
     ap.add_argument("--ft-cache", metavar="DIR", help="ft* variants: cache the fine-tuned vectors here (.npz)")
     a = ap.parse_args()
     from engine.core.taxonomy import label_names
@@ -558,7 +562,8 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "bench"))
         from ftbody import FtSettings
 
-        ft = FtSettings(steps=a.ft_steps, batch=a.ft_batch, hardneg_k=a.ft_hardneg, lr=a.ft_lr)
+        ft = FtSettings(steps=a.ft_steps, batch=a.ft_batch, hardneg_k=a.ft_hardneg, lr=a.ft_lr,
+                        seed=a.ft_seed)
         res = loso(D, bvars, 30, only, ft=ft, ft_cache=Path(a.ft_cache) if a.ft_cache else None)
         srcs = list(next(iter(res.values())).keys())
         print("\n| source | folders | " + " | ".join(bvars) + " |")
