@@ -16,6 +16,9 @@ A *source* is one repository of ``provenance.csv``.
     head is fitted on all other sources of both datasets and scores the held-out source
     (``heur+tree+mix`` is the shipped recipe: its heuristic-mix weight is chosen on the
     training sources' out-of-fold first passes only, never on the held-out source).
+    ``ft``/``ft+tree``/``ft+tree+mix``: the same procedure on a body fine-tuned (the engine's
+    ``finetune_body``, SetFit's contrastive phase with hard negatives) afresh from the base
+    body on the training sources' folders for every held-out source (bench/ftbody.py).
 (b) The user's workflow on an unseen library: sources are grouped (largest first, each to
     the smallest group) into 4 disjoint libraries; each in turn is the user's library and
     the baseline is fitted on the other three: 50 diverse labels (the real diverse sampler)
@@ -294,7 +297,10 @@ class ShippedModel:
         return [self.m.labels[j] for j in P[rows].argmax(axis=1)]
 
 
-def loso(D: Data, variants: dict, min_folders: int, only: list[str] | None = None) -> dict:
+def loso(D: Data, variants: dict, min_folders: int, only: list[str] | None = None, ft=None,
+         ft_cache: Path | None = None) -> dict:
+    """``ft`` (bench/ftbody.FtSettings): how the ``ft*`` variants fine-tune the body, afresh from
+    the base body for every held-out source, on the other sources' folders only."""
     sizes = Counter(D.source)
     held = [s for s, n in sizes.most_common() if n >= min_folders]
     if only:
@@ -303,10 +309,23 @@ def loso(D: Data, variants: dict, min_folders: int, only: list[str] | None = Non
     for s in held:
         te = [i for i in range(len(D.y)) if D.source[i] == s]
         tr = [i for i in range(len(D.y)) if D.source[i] != s]
+        Dft, note = None, ""
         for v, kw in variants.items():
-            m = (ShippedModel if kw.get("shipped") else BaselineModel)(D, tr, **kw)
+            kw = dict(kw)
+            Dv = D
+            if kw.pop("ft", False):
+                if Dft is None:
+                    from ftbody import FtSettings, finetuned_data
+
+                    Dft, info = finetuned_data(D, tr, s, baseline_recipe(kw.get("recipe_kind", "heuristic")),
+                                               ft or FtSettings(), ft_cache)
+                    note = f"  [ft body: {info['steps']} steps, {info['seconds']:.0f} s" + \
+                        (" (cached)]" if info["cached"] else "]")
+                Dv = Dft
+            m = (ShippedModel if kw.get("shipped") else BaselineModel)(Dv, tr, **kw)
             out[v][s] = macro_ge3([D.y[i] for i in te], m.predict(te))
-        print(f"  LOSO {s:<45} n={len(te):>4}  " + "  ".join(f"{v}={out[v][s]:.3f}" for v in variants), flush=True)
+        print(f"  LOSO {s:<45} n={len(te):>4}  " + "  ".join(f"{v}={out[v][s]:.3f}" for v in variants) + note,
+              flush=True)
     return out
 
 
@@ -473,6 +492,11 @@ BASELINE_VARIANTS = {
     "stack": {"recipe_kind": "heuristic", "stack": True},
     "portable+stack": {"recipe_kind": "portable", "stack": True},
     "stack+nh": {"recipe_kind": "heuristic", "stack": "h"},
+    # the body fine-tuned (contrastive, hard negatives: engine.models.finetune) on the training
+    # sources' folders for every held-out source (bench/ftbody.py; --ft-* options)
+    "ft": {"recipe_kind": "heuristic", "ft": True},
+    "ft+tree": {"recipe_kind": "heuristic", "tree": True, "ft": True},
+    "ft+tree+mix": {"recipe_kind": "heuristic", "tree": True, "mix": "auto", "ft": True},
 }
 USER_VARIANTS = {
     "current": {},
@@ -514,6 +538,13 @@ def main() -> int:
     ap.add_argument("--finetuned", type=int, metavar="K",
                     help="also train library K's 150 warm-start labels through the real model train "
                          "(fine-tuned body) and score it")
+    ap.add_argument("--sources", help="LOSO: only these held-out sources (comma-separated)")
+    ap.add_argument("--ft-steps", type=int, default=250, help="ft* variants: fine-tuning steps per held-out source")
+    ap.add_argument("--ft-batch", type=int, default=16, help="ft* variants: pairs per step")
+    ap.add_argument("--ft-hardneg", type=int, default=3, help="ft* variants: hard negatives per anchor (0: off)")
+    ap.add_argument("--ft-lr", type=float, default=2e-5, help="ft* variants: learning rate (model train's: 2e-5)")
+    ap.add_argument("--ft-seed", type=int, default=42, help="ft* variants: fine-tuning seed (pairs, init order)")
+    ap.add_argument("--ft-cache", metavar="DIR", help="ft* variants: cache the fine-tuned vectors here (.npz)")
     a = ap.parse_args()
     from engine.core.taxonomy import label_names
 
@@ -526,7 +557,14 @@ def main() -> int:
         only = None
         if a.quick:
             only = [s for s, n in Counter(D.source).most_common() if n >= 30][1:4]
-        res = loso(D, bvars, 30, only)
+        if a.sources:
+            only = a.sources.split(",")
+        sys.path.insert(0, str(ROOT / "bench"))
+        from ftbody import FtSettings
+
+        ft = FtSettings(steps=a.ft_steps, batch=a.ft_batch, hardneg_k=a.ft_hardneg, lr=a.ft_lr,
+                        seed=a.ft_seed)
+        res = loso(D, bvars, 30, only, ft=ft, ft_cache=Path(a.ft_cache) if a.ft_cache else None)
         srcs = list(next(iter(res.values())).keys())
         print("\n| source | folders | " + " | ".join(bvars) + " |")
         print("|---|---|" + "---|" * len(bvars))
