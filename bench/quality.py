@@ -25,7 +25,9 @@ A *source* is one repository of ``provenance.csv``.
     -> train -> Label next 50 (the real picker) -> train -> Label next 50 -> train.
     Training uses the FROZEN base body (``max_steps=0``: the same head and inputs as
     ``model train`` minus body fine-tuning); the brief allows it where it gives the same
-    conclusion faster.
+    conclusion faster. ``+warm+mix0.2+families10`` is what fsorg ships: warm start, the
+    heuristic mix, and Label next asking first (up to half a batch) about every family of
+    >= 10 look-alike siblings with no label (``engine.active.label_next.uncovered_family_picks``).
 
 Macro F1 is averaged over the classes with >= 3 scored folders (rarer classes: one or two
 folders make F1 0 or 1 by chance). In (b) the scored folders are the ones not yet labelled.
@@ -363,7 +365,7 @@ def workflow(D: Data, lib_sources: list[str], variant: dict, base: BaselineModel
         recipe["heuristic"] = {"labels": list(label_names()), "weight": 3.0}
     X = build_matrix(recs, recipe, D.vecs, D.emb_dim)
     E = embedding_part(X, D.emb_dim * len(recipe["blocks"]))
-    fams = CO.families(recs, idx) if variant.get("families") else []
+    fams = CO.families(recs, idx, min_size=variant.get("fam_min", 4)) if variant.get("families") else []
     scores = [macro_ge3(y, base.predict(lib))]
     labelled: list[int] = []
     train_s = 0.0
@@ -511,6 +513,8 @@ USER_VARIANTS = {
     "+warm+families": {"warm": 1.0, "families": True},
     "+warm+heur": {"warm": 1.0, "heur": True},
     "+warm+mix0.2": {"warm": 1.0, "mix": 0.2},
+    "+warm+mix0.2+families": {"warm": 1.0, "mix": 0.2, "families": True},
+    "+warm+mix0.2+families10": {"warm": 1.0, "mix": 0.2, "families": True, "fam_min": 10},
     "+warm+mix0.4": {"warm": 1.0, "mix": 0.4},
     "+warm+mix0.1": {"warm": 1.0, "mix": 0.1},
     "+warm+mix0.3": {"warm": 1.0, "mix": 0.3},
@@ -528,7 +532,7 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "bench" / "out" / "quality"))
     ap.add_argument("--baseline-variants", default="shipped-before,heuristic,heur+tree,heur+tree+mix",
                     help=f"comma-separated, of: {', '.join(BASELINE_VARIANTS)}")
-    ap.add_argument("--user-variants", default="current,+warm,+warm+mix0.2",
+    ap.add_argument("--user-variants", default="current,+warm,+warm+mix0.2,+warm+mix0.2+families10",
                     help=f"comma-separated, of: {', '.join(USER_VARIANTS)}")
     ap.add_argument("--user-baseline", default="heur+tree+mix", help="baseline variant used at 0 labels in (b)")
     ap.add_argument("--skip-loso", action="store_true")

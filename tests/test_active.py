@@ -712,3 +712,73 @@ def test_with_a_fine_tuned_body_at_tiny_step_count(dev_base, tmp_path):
     assert len(ex.nearest) == 3
     sus = find_suspects(settings, run_id, model=tr.model_path)
     assert len(sus) >= 140
+
+
+def _scan_family_library(tmp_path: Path):
+    """A real library with one family of 12 look-alike token folders (one creature each) and a
+    few other folders; gather + extract-features for real. Returns (settings, snapshot, ids)."""
+    from engine.core.config import load_config
+    from engine.features.extract import extract_features
+    from engine.scan.gather import gather
+
+    lib = tmp_path / "lib"
+    creatures = ["Goblin", "Orc", "Owlbear", "Kobold", "Troll", "Ogre", "Harpy", "Wyvern", "Ghoul", "Wraith",
+                 "Basilisk", "Minotaur"]
+    paths = [f"Abyssal Brews/Tokens/{c}" for c in creatures] + [
+        "Abyssal Brews/Maps/forest_camp_30x40", "Abyssal Brews/Maps/forest_camp_30x40/night",
+        "Abyssal Brews/Maps/sunken_city_40x40", "Abyssal Brews/Maps/sunken_city_40x40/day",
+        "Abyssal Brews/Extras",
+    ]
+    for p in paths:
+        (lib / p).mkdir(parents=True, exist_ok=True)
+        (lib / p / "image.webp").write_bytes(b"x")
+    settings = StorageSettings.from_storage_arg(tmp_path / "data")
+    g = gather(lib, settings)
+    dbs = Databases.open(settings)
+    try:
+        extract_features(dbs, g.snapshot_id, load_config("extract_features"))
+        with dbs.training.connect() as c:
+            ids = dict(c.execute(select(S.folder_features.c.rel_path, S.folder_features.c.folder_id)).all())
+    finally:
+        dbs.dispose()
+    return settings, g.snapshot_id, ids
+
+
+def _label(settings, snap, ids, labels: dict[str, str]) -> None:
+    from engine.labels.runs import LabelRow, create_label_run, set_labels
+
+    dbs = Databases.open(settings)
+    try:
+        with dbs.training.begin() as c:
+            run = create_label_run(c, labeler="test", source="test", snapshot_id=snap)
+            set_labels(c, run, [LabelRow(ids[p], snap, p, lab) for p, lab in labels.items()])
+    finally:
+        dbs.dispose()
+
+
+def test_label_next_asks_about_a_family_of_look_alikes_nobody_labelled(tmp_path):
+    """Issue 14: a family of 12 sibling token folders the model is SURE about (and maybe wrong
+    on, all together) gets one question in the next batch while none of it is labelled; plain
+    uncertainty sampling never asks about it; once one member is labelled it is covered."""
+    settings, snap, ids = _scan_family_library(tmp_path)
+    family = {p for p in ids if p.startswith("Abyssal Brews/Tokens/")}
+    _label(settings, snap, ids, {"Abyssal Brews": "creator_or_studio", "Abyssal Brews/Tokens": "asset_type"})
+    cands = sorted(f for p, f in ids.items() if p.count("/") >= 1 and p != "Abyssal Brews/Tokens")
+    by_id = {f: p for p, f in ids.items()}
+    P = np.zeros((len(cands), 6), np.float32)
+    for k, f in enumerate(cands):  # sure about the family, hesitant about everything else
+        P[k] = [0.0, 0.95, 0.05, 0, 0, 0] if by_id[f] in family else [0.0, 0.45, 0.40, 0.15, 0, 0]
+
+    def ask(cover: int, n: int = 4) -> set[str]:
+        props = select_uncertain(settings, n=n, probs=P, candidate_ids=cands, snapshot_id=snap,
+                                 cover_families=cover)
+        assert len(props) == n
+        assert [p.margin for p in props] == sorted(p.margin for p in props)  # most uncertain first
+        return {p.path for p in props}
+
+    assert not ask(0) & family  # uncertainty alone: the sure family is never asked about
+    asked = ask(10) & family
+    assert len(asked) == 1  # one question covers the family
+    assert not ask(13) & family  # smaller than the size asked for: not a family worth a question
+    _label(settings, snap, ids, {asked.pop(): "content_subject"})
+    assert not ask(10) & family  # covered now: back to uncertainty

@@ -127,6 +127,50 @@ def pick_uncertain(
     return chosen
 
 
+# Families of look-alike siblings this big with no labelled member get one question each.
+COVER_FAMILIES_MIN = 10
+
+
+def uncovered_family_picks(
+    library: Sequence[Any],
+    labelled: set[int],
+    candidates: Mapping[int, int],
+    probs: np.ndarray,
+    n: int,
+    *,
+    min_size: int = COVER_FAMILIES_MIN,
+) -> list[int]:
+    """Rows of ``probs`` to ask about first: for every family of ``min_size`` or more look-alike
+    siblings (:func:`engine.models.collective.families`: same parent, same name form) of which
+    the user labelled none, its member the model is least sure of; largest families first, at
+    most ``n``.
+
+    Why: a whole family of sibling token folders predicted wrong with confidence, none of them
+    in the sample, was the largest error after fine-tuning on a messy library (issue 14).
+    Uncertainty sampling never asks about it because the model is sure. One label per family
+    then reaches every sibling through the head. ``library``: every folder (records) of the
+    snapshot; ``labelled``: their labelled folder ids; ``candidates``: folder id -> row of
+    ``probs`` for the folders that may be proposed.
+    """
+    from engine.models.collective import families
+
+    if n <= 0 or min_size <= 0:
+        return []
+    m = margins(probs)
+    out: list[int] = []
+    for fam in families(library, min_size=min_size):
+        ids = [library[i].folder_id for i in fam]
+        if any(f in labelled for f in ids):
+            continue
+        rows = [candidates[f] for f in ids if f in candidates]
+        if not rows:
+            continue
+        out.append(min(rows, key=lambda r: (m[r], r)))
+        if len(out) >= n:
+            break
+    return out
+
+
 @dataclass(frozen=True)
 class Proposal:
     """One folder proposed for labelling, with why."""
@@ -152,10 +196,15 @@ def select_uncertain(
     per_parent: int = 2,
     pool_factor: float = 4.0,
     balance: bool = True,
+    cover_families: int = COVER_FAMILIES_MIN,
     progress: ProgressFn = no_progress,
     should_stop: StopFn = never_stop,
 ) -> list[Proposal]:
-    """The ``n`` unlabelled folders to label next, most informative first.
+    """The ``n`` unlabelled folders to label next, most uncertain first.
+
+    Up to half the batch first covers families of ``cover_families`` or more look-alike
+    siblings with no labelled member (:func:`uncovered_family_picks`; 0 turns it off), the
+    rest is :func:`pick_uncertain`'s.
 
     ``candidate_ids``: the folders to choose from (default: every folder below the root of
     ``snapshot_id``, or of the newest featured snapshot, minus the labelled ones).
@@ -169,11 +218,13 @@ def select_uncertain(
     progress(0.0, "finding unlabelled folders")
     dbs = Databases.open(settings)
     try:
+        from engine.labels.saving import labels_for_snapshot
+
+        labelled: set[int] | None = None
+        snap = snapshot_id
         if candidate_ids is None:
             if probs is not None:
                 raise ValueError("probs needs candidate_ids (its rows)")
-            from engine.labels.saving import labels_for_snapshot
-
             snap = snapshot_id if snapshot_id is not None else require_features(dbs.training)
             # labels made on an older scan of the same root count too (matched by path)
             labelled = set(labels_for_snapshot(settings, snap)[1])
@@ -198,16 +249,29 @@ def select_uncertain(
         )
         check_stop(should_stop)
         P = loaded.head.predict_proba(X) if probs is None else np.asarray(probs, np.float32)
+        first: list[int] = []
+        if cover_families and snap is not None:
+            progress(0.9, "looking for families of look-alike folders with no label")
+            if labelled is None:
+                labelled = set(labels_for_snapshot(settings, snap)[1])
+            first = uncovered_family_picks(
+                load_records(dbs.training, snapshot_id=snap), labelled,
+                {r.folder_id: i for i, r in enumerate(records)}, P, min(n // 2, len(records)),
+                min_size=cover_families,
+            )
         progress(0.92, "spreading the batch over parents and clusters")
-        picked = pick_uncertain(
-            P,
-            embedding_part(X, enc.n_emb_cols),
-            [parent_path(r.rel_path) for r in records],
-            n,
+        rest = [i for i in range(len(records)) if i not in set(first)]
+        sel = pick_uncertain(
+            P[rest],
+            embedding_part(X, enc.n_emb_cols)[rest],
+            [parent_path(records[i].rel_path) for i in rest],
+            n - len(first),
             per_parent=per_parent,
             pool_factor=pool_factor,
-            groups=list(P.argmax(axis=1)) if balance else None,
+            groups=list(P[rest].argmax(axis=1)) if balance else None,
         )
+        m = margins(P)
+        picked = sorted(first + [rest[j] for j in sel], key=lambda i: (m[i], i))
     finally:
         dbs.dispose()
     labels = list(loaded.labels)
