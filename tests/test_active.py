@@ -774,6 +774,8 @@ def test_label_next_asks_about_a_family_of_look_alikes_nobody_labelled(tmp_path)
                                  cover_families=cover)
         assert len(props) == n
         assert [p.margin for p in props] == sorted(p.margin for p in props)  # most uncertain first
+        # a family question says so (the app shows "· 12 alike" and why); the others do not
+        assert all((p.family_size == 12) == (p.path in family) for p in props)
         return {p.path for p in props}
 
     assert not ask(0) & family  # uncertainty alone: the sure family is never asked about

@@ -28,7 +28,7 @@ from fsorg_desktop.app_settings import AppSettings
 from fsorg_desktop.jobs import JobStatus
 from fsorg_desktop.main_window import MainWindow
 from fsorg_desktop.models.folder_tree_model import COL_LABEL, COL_PREDICTED, FolderIdRole, FolderTreeModel
-from fsorg_desktop.models.sample_table_model import COL_MARGIN, COL_MODEL, COL_SUSPECT
+from fsorg_desktop.models.sample_table_model import COL_MARGIN, COL_MODEL, COL_SUSPECT, SortRole
 from fsorg_desktop.views.propagate_dialog import PropagateDialog
 
 CREATORS = ("Tom Cartos", "Cze and Peku", "Abyssal Brews", "Forgotten Adventures", "Dyson Logos", "Mike Schley")
@@ -123,8 +123,15 @@ def test_label_next_fills_the_sample_with_unlabelled_folders_and_survives_a_rest
     assert len(ids) == 20 == len(set(ids)) and set(ids) <= unlabelled
     # the model's top label and its margin are on screen, most uncertain first
     assert not w.sample_view.table.isColumnHidden(COL_MODEL) and not w.sample_view.table.isColumnHidden(COL_MARGIN)
-    margins = [float(m.index(r, COL_MARGIN).data()) for r in range(m.rowCount())]
+    margins = [m.index(r, COL_MARGIN).data(SortRole) for r in range(m.rowCount())]
     assert margins == sorted(margins) and all(0.0 <= x <= 1.0 for x in margins)
+    # a question asked for a family of look-alikes nobody labelled says so, with the reason
+    for r, row in enumerate(m.rows()):
+        shown = m.index(r, COL_MARGIN).data()
+        assert shown.startswith(row["margin"])
+        if row["family"]:
+            assert shown.endswith(f"{row['family']} alike")
+            assert "none of them is labelled" in m.index(r, COL_MARGIN).data(Qt.ItemDataRole.ToolTipRole)
     assert all(m.index(r, COL_MODEL).data() for r in range(m.rowCount()))
     assert "then" in m.index(0, COL_MODEL).data(Qt.ItemDataRole.ToolTipRole)
     assert w.sample_view.progress.text() == "0 of 20 labelled"
@@ -148,6 +155,15 @@ def test_label_next_fills_the_sample_with_unlabelled_folders_and_survives_a_rest
     assert w2.sample_model.folder_ids() == ids
     assert w2.sample_model.index(0, COL_MODEL).data() == m.index(0, COL_MODEL).data()
     assert w2.labels.label_of(ids[0]) == "asset_type"
+    # a row Label next asked for a family (engine test: ..._family_of_look_alikes_nobody_labelled)
+    rows = [dict(r) for r in w2.sample_model.rows()]
+    rows[3]["family"] = "12"
+    w2.sample_model.set_rows(rows)
+    shown = w2.sample_model.index(3, COL_MARGIN).data()
+    assert shown == f"{rows[3]['margin']} · 12 alike"
+    assert "12 look-alike sibling folders and none of them is labelled" in w2.sample_model.index(
+        3, COL_MARGIN).data(Qt.ItemDataRole.ToolTipRole)
+    assert w2.sample_model.index(3, COL_MARGIN).data(SortRole) == pytest.approx(float(rows[3]["margin"]))
     w2.runner.drain()
 
 

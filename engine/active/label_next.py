@@ -139,8 +139,8 @@ def uncovered_family_picks(
     n: int,
     *,
     min_size: int = COVER_FAMILIES_MIN,
-) -> list[int]:
-    """Rows of ``probs`` to ask about first: for every family of ``min_size`` or more look-alike
+) -> list[tuple[int, int]]:
+    """(row of ``probs``, family size) to ask about first: for every family of ``min_size`` or more look-alike
     siblings (:func:`engine.models.collective.families`: same parent, same name form) of which
     the user labelled none, its member the model is least sure of; largest families first, at
     most ``n``.
@@ -157,7 +157,7 @@ def uncovered_family_picks(
     if n <= 0 or min_size <= 0:
         return []
     m = margins(probs)
-    out: list[int] = []
+    out: list[tuple[int, int]] = []
     for fam in families(library, min_size=min_size):
         ids = [library[i].folder_id for i in fam]
         if any(f in labelled for f in ids):
@@ -165,7 +165,7 @@ def uncovered_family_picks(
         rows = [candidates[f] for f in ids if f in candidates]
         if not rows:
             continue
-        out.append(min(rows, key=lambda r: (m[r], r)))
+        out.append((min(rows, key=lambda r: (m[r], r)), len(fam)))
         if len(out) >= n:
             break
     return out
@@ -183,6 +183,8 @@ class Proposal:
     p_top: float
     second_label: str
     p_second: float
+    # > 0: asked because it stands for a family of this many look-alike siblings, none labelled
+    family_size: int = 0
 
 
 def select_uncertain(
@@ -249,18 +251,18 @@ def select_uncertain(
         )
         check_stop(should_stop)
         P = loaded.head.predict_proba(X) if probs is None else np.asarray(probs, np.float32)
-        first: list[int] = []
+        first: dict[int, int] = {}  # row -> size of the family it stands for
         if cover_families and snap is not None:
             progress(0.9, "looking for families of look-alike folders with no label")
             if labelled is None:
                 labelled = set(labels_for_snapshot(settings, snap)[1])
-            first = uncovered_family_picks(
+            first = dict(uncovered_family_picks(
                 load_records(dbs.training, snapshot_id=snap), labelled,
                 {r.folder_id: i for i, r in enumerate(records)}, P, min(n // 2, len(records)),
                 min_size=cover_families,
-            )
+            ))
         progress(0.92, "spreading the batch over parents and clusters")
-        rest = [i for i in range(len(records)) if i not in set(first)]
+        rest = [i for i in range(len(records)) if i not in first]
         sel = pick_uncertain(
             P[rest],
             embedding_part(X, enc.n_emb_cols)[rest],
@@ -271,7 +273,7 @@ def select_uncertain(
             groups=list(P[rest].argmax(axis=1)) if balance else None,
         )
         m = margins(P)
-        picked = sorted(first + [rest[j] for j in sel], key=lambda i: (m[i], i))
+        picked = sorted([*first, *(rest[j] for j in sel)], key=lambda i: (m[i], i))
     finally:
         dbs.dispose()
     labels = list(loaded.labels)
@@ -288,6 +290,7 @@ def select_uncertain(
                 float(P[i, o[0]]),
                 labels[o[1]],
                 float(P[i, o[1]]),
+                first.get(i, 0),
             )
         )
     progress(1.0, f"{len(out)} folders proposed")
@@ -295,7 +298,7 @@ def select_uncertain(
 
 
 # Columns the app's "Label next" sample adds to the samples CSV (after SAMPLE_COLUMNS).
-LABEL_NEXT_COLUMNS = ("model_label", "model_p", "second_label", "second_p", "margin")
+LABEL_NEXT_COLUMNS = ("model_label", "model_p", "second_label", "second_p", "margin", "family")
 
 
 def uncertain_sample(
@@ -353,6 +356,7 @@ def uncertain_sample(
             second_label=p.second_label,
             second_p=f"{p.p_second:.3f}",
             margin=f"{p.margin:.3f}",
+            family=str(p.family_size) if p.family_size else "",
         )
         rows.append(r)
     write_csv(output_csv, SAMPLE_COLUMNS + LABEL_NEXT_COLUMNS, rows)

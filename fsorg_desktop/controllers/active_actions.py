@@ -109,8 +109,11 @@ class ActiveActions(QObject):
             self.sample_generated.emit(rows)
             margins = [float(r.get("margin") or 0) for r in rows]
             span = f" (margins {min(margins):.2f}–{max(margins):.2f})" if margins else ""
+            fams = sum(1 for r in rows if r.get("family"))
+            also = (f"; {fams} of them stand{'s' if fams == 1 else ''} for a family of look-alike folders "
+                    "nobody labelled yet" if fams else "")
             self.h.status(
-                f"{len(rows)} folders the model hesitates on most{span}, most uncertain first. "
+                f"{len(rows)} folders the model hesitates on most{span}, most uncertain first{also}. "
                 "Label them with the keys 1–6, then train again.",
                 15_000,
             )

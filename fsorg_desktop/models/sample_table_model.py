@@ -195,12 +195,18 @@ class SampleTableModel(QAbstractTableModel):
             return None
         if col == COL_MARGIN:
             m = r.get("margin") or ""
+            fam = r.get("family") or ""
             if role == Qt.ItemDataRole.DisplayRole:
-                return m
+                return f"{m} · {fam} alike" if fam else m
             if role == SortRole:
                 return _float(m, 2.0)
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            if role == Qt.ItemDataRole.ToolTipRole and fam:
+                return (
+                    f"asked because it stands for {fam} look-alike sibling folders and none of them is labelled: "
+                    "the model may be sure about them, but if it is wrong it is wrong on all of them"
+                )
             if role == Qt.ItemDataRole.ToolTipRole and m:
                 return "top probability minus the second: the smaller, the more this label teaches the model"
             return None
