@@ -108,15 +108,10 @@ class ActiveActions(QObject):
                 return
             self.sample_generated.emit(rows)
             margins = [float(r.get("margin") or 0) for r in rows]
-            span = f" (margins {min(margins):.2f}–{max(margins):.2f})" if margins else ""
             fams = sum(1 for r in rows if r.get("family"))
-            also = (f"; {fams} of them stand{'s' if fams == 1 else ''} for a family of look-alike folders "
-                    "nobody labelled yet" if fams else "")
-            self.h.status(
-                f"{len(rows)} folders the model hesitates on most{span}, most uncertain first{also}. "
-                "Label them with the keys 1–6, then train again.",
-                15_000,
-            )
+            why = f"; {fams} for look-alike families" if fams else ""
+            span = f" (margins {min(margins):.2f}–{max(margins):.2f}{why})" if margins else ""
+            self.h.status(f"{len(rows)} folders to label next{span}, most uncertain first.", 15_000)
 
         box: dict[str, JobState] = {}
 

@@ -107,8 +107,9 @@ class SampleView(QWidget):
         self.generate_button.clicked.connect(self.generate_requested)
         self.label_next_button = QPushButton("Label next 20")
         self.label_next_button.setToolTip(
-            "The 20 unlabelled folders the model hesitates on most, spread over the library: "
-            "the labels that teach it most (Ctrl+Shift+N)"
+            "The 20 unlabelled folders the model hesitates on most, spread over the library, and one "
+            "folder of each big family of look-alikes nobody labelled yet: the labels that teach it "
+            "most (Ctrl+Shift+N)"
         )
         self.label_next_button.clicked.connect(self.label_next_requested)
         self.progress = QProgressBar()
@@ -257,6 +258,8 @@ class SampleView(QWidget):
         on = self._model.has_model_columns()
         self.table.setColumnHidden(COL_MODEL, not on)
         self.table.setColumnHidden(COL_MARGIN, not on)
+        if on:  # wide enough for "0.821 · 15 alike" when a question stands for a family
+            self.table.setColumnWidth(COL_MARGIN, max(60, self.table.sizeHintForColumn(COL_MARGIN) + 6))
 
     def _on_context_menu(self, pos) -> None:
         from PySide6.QtWidgets import QMenu
