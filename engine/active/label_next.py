@@ -223,6 +223,7 @@ def select_uncertain(
         from engine.labels.saving import labels_for_snapshot
 
         labelled: set[int] | None = None
+        library: list | None = None  # every folder of the snapshot (the family check reads it)
         snap = snapshot_id
         if candidate_ids is None:
             if probs is not None:
@@ -230,9 +231,10 @@ def select_uncertain(
             snap = snapshot_id if snapshot_id is not None else require_features(dbs.training)
             # labels made on an older scan of the same root count too (matched by path)
             labelled = set(labels_for_snapshot(settings, snap)[1])
+            library = load_records(dbs.training, snapshot_id=snap)
             records = [
                 r
-                for r in load_records(dbs.training, snapshot_id=snap)
+                for r in library
                 if r.folder_id not in labelled and r.depth >= 1  # the scanned root is never labelled
             ]
         else:
@@ -257,7 +259,7 @@ def select_uncertain(
             if labelled is None:
                 labelled = set(labels_for_snapshot(settings, snap)[1])
             first = dict(uncovered_family_picks(
-                load_records(dbs.training, snapshot_id=snap), labelled,
+                library if library is not None else load_records(dbs.training, snapshot_id=snap), labelled,
                 {r.folder_id: i for i, r in enumerate(records)}, P, min(n // 2, len(records)),
                 min_size=cover_families,
             ))
