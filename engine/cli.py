@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--strategy",
                 choices=("diverse", "uncertainty"),
-                help="override the config's strategy",
+                help="override the config's strategy: diverse (spread over the library) or uncertainty "
+                "(what the model hesitates on, plus one folder of each big unlabelled family of look-alikes)",
             )
         if cmd.name == "apply-classifications":
             p.add_argument(

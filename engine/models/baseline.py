@@ -100,7 +100,10 @@ def baseline_probabilities(
     from engine.models.data import featurize
 
     m = load_baseline(list(label_names()))
-    get_body = lambda: B.shared_body(m.body_path)  # noqa: E731
+
+    def get_body():
+        return B.shared_body(m.body_path)
+
     X = featurize(
         records,
         m.recipe,
